@@ -1,0 +1,330 @@
+# shellcheck shell=bash
+# Sourceable helpers for the authsense Postfix/NSD lab tests.
+#
+#   source "$(dirname "$0")/lib.sh"
+#   lab_init                      # scratch dir in $LAB, EXIT trap that stops everything
+#   nsd_start 15353               # zones from postfix-test/dns/
+#   sink_start 12527 "$LAB/sink" sink.lab.test
+#   postfix_write_config "$LAB/pf" 12525 18891 12527
+#   postfix_start "$LAB/pf"
+#   ...
+#
+# Everything listens on 127.0.0.1 only.  Every wait loop is bounded.  Every
+# process that is started is recorded and stopped by PID from the EXIT trap
+# (lab_cleanup); nothing is killed by name.  Set LAB_KEEP=1 to keep $LAB.
+
+LAB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB=${LAB:-}
+LAB_PIDS=()      # "pid:name" of background processes, stopped in reverse order
+LAB_PF_BASES=()  # Postfix instances started (stopped with postfix -c ... stop)
+LAB_NSD_PIDFILE=""
+
+lab_log() { printf '%s\n' "lab: $*" >&2; }
+# lab_die MSG: log, call the script's lab_on_die hook if it defines one, exit 1.
+lab_die() {
+    lab_log "FATAL: $*"
+    if declare -F lab_on_die >/dev/null; then lab_on_die "$*"; fi
+    exit 1
+}
+
+# lab_init: make the scratch directory and install the EXIT trap.
+lab_init() {
+    LAB=$(mktemp -d "${TMPDIR:-/tmp}/authsense-lab.XXXXXX") || lab_die "mktemp failed"
+    # Postfix (user postfix) and smtp-sink (user nobody) must traverse it.
+    chmod 755 "$LAB"
+    trap lab_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+# lab_register_pid PID NAME: stop PID at cleanup.
+lab_register_pid() { LAB_PIDS+=("$1:$2"); }
+
+# lab_pid_alive PID
+lab_pid_alive() { kill -0 "$1" 2>/dev/null; }
+
+# lab_stop_pid PID NAME [GRACE_TENTHS]: SIGTERM, wait (bounded), then SIGKILL.
+lab_stop_pid() {
+    local pid=$1 name=$2 grace=${3:-50} i
+    lab_pid_alive "$pid" || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace; i++)); do
+        lab_pid_alive "$pid" || return 0
+        sleep 0.1
+    done
+    lab_log "$name (pid $pid) ignored SIGTERM for $((grace / 10))s; SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 20; i++)); do
+        lab_pid_alive "$pid" || return 0
+        sleep 0.1
+    done
+}
+
+# lab_cleanup: EXIT trap.  Stops Postfix instances, then every registered PID.
+lab_cleanup() {
+    local rc=$? base i entry
+    trap - EXIT INT TERM
+    set +e
+    for base in "${LAB_PF_BASES[@]}"; do
+        postfix_stop "$base"
+    done
+    for ((i = ${#LAB_PIDS[@]} - 1; i >= 0; i--)); do
+        entry=${LAB_PIDS[i]}
+        lab_stop_pid "${entry%%:*}" "${entry#*:}"
+    done
+    LAB_PIDS=()
+    if [[ -n "$LAB" && -d "$LAB" ]]; then
+        if [[ "${LAB_KEEP:-0}" == 1 ]]; then
+            lab_log "kept scratch dir $LAB"
+        else
+            rm -rf -- "$LAB"
+        fi
+    fi
+    exit "$rc"
+}
+
+# lab_port_open PORT: true if something accepts TCP connections on 127.0.0.1:PORT.
+lab_port_open() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# lab_require_free_port PORT NAME
+lab_require_free_port() {
+    if lab_port_open "$1"; then
+        lab_die "127.0.0.1:$1 (for $2) is already in use; set another port"
+    fi
+}
+
+# lab_wait_port PORT [TIMEOUT_TENTHS] [PID]: wait until 127.0.0.1:PORT accepts
+# TCP connections.  Fails early if PID (the process that should listen) dies.
+lab_wait_port() {
+    local port=$1 tries=${2:-100} pid=${3:-} i
+    for ((i = 0; i < tries; i++)); do
+        lab_port_open "$port" && return 0
+        if [[ -n "$pid" ]] && ! lab_pid_alive "$pid"; then
+            lab_log "process $pid exited before listening on 127.0.0.1:$port"
+            return 1
+        fi
+        sleep 0.1
+    done
+    lab_log "timeout: nothing listening on 127.0.0.1:$port after $((tries / 10))s"
+    return 1
+}
+
+# ---------------------------------------------------------------- NSD --------
+
+# nsd_start PORT [ZONE_SRC_DIR]: serve every *.zone in ZONE_SRC_DIR (default
+# postfix-test/dns) from $LAB/dns, zone name = file name without ".zone".
+nsd_start() {
+    local port=$1 src=${2:-$LAB_LIB_DIR/dns} dir=$LAB/dns z name pid i
+    lab_require_free_port "$port" nsd
+    mkdir -p "$dir"
+    {
+        cat <<EOF
+server:
+    ip-address: 127.0.0.1@$port
+    port: $port
+    do-ip4: yes
+    do-ip6: no
+    username: ""
+    chroot: ""
+    zonesdir: "$dir"
+    database: ""
+    pidfile: "$dir/nsd.pid"
+    xfrdfile: "$dir/xfrd.state"
+    zonelistfile: "$dir/zone.list"
+    logfile: "$dir/nsd.log"
+    server-count: 1
+    verbosity: 1
+    hide-version: yes
+    # Response rate limiting drops/truncates answers under load: off in the lab.
+    rrl-ratelimit: 0
+remote-control:
+    control-enable: no
+EOF
+        for z in "$src"/*.zone; do
+            name=$(basename "$z" .zone)
+            cp "$z" "$dir/$name.zone"
+            printf 'zone:\n    name: "%s"\n    zonefile: "%s.zone"\n' "$name" "$name"
+        done
+    } >"$dir/nsd.conf"
+    nsd-checkconf "$dir/nsd.conf" || lab_die "nsd-checkconf failed for $dir/nsd.conf"
+    for z in "$dir"/*.zone; do
+        nsd-checkzone "$(basename "$z" .zone)" "$z" >/dev/null || lab_die "bad zone file $z"
+    done
+    nsd -c "$dir/nsd.conf" || { cat "$dir/nsd.log" >&2 2>/dev/null; lab_die "nsd failed to start"; }
+    LAB_NSD_PIDFILE=$dir/nsd.pid
+    for ((i = 0; i < 50; i++)); do
+        [[ -s "$LAB_NSD_PIDFILE" ]] && break
+        sleep 0.1
+    done
+    pid=$(head -n1 "$LAB_NSD_PIDFILE" 2>/dev/null)
+    [[ "$pid" =~ ^[0-9]+$ ]] || lab_die "nsd wrote no pid file"
+    lab_register_pid "$pid" nsd
+    lab_wait_port "$port" 50 "$pid" || { cat "$dir/nsd.log" >&2; lab_die "nsd not listening"; }
+}
+
+# nsd_stop: stop the NSD started by nsd_start (also done by lab_cleanup).
+nsd_stop() {
+    local pid
+    [[ -n "$LAB_NSD_PIDFILE" && -s "$LAB_NSD_PIDFILE" ]] || return 0
+    pid=$(head -n1 "$LAB_NSD_PIDFILE")
+    lab_stop_pid "$pid" nsd
+}
+
+# ------------------------------------------------------------ smtp-sink ------
+
+# sink_start PORT DUMPDIR GREETING_NAME: smtp-sink dumping one file per message.
+# Sets SINK_PID.  The greeting name must differ from Postfix's myhostname.
+sink_start() {
+    local port=$1 dump=$2 name=$3
+    lab_require_free_port "$port" smtp-sink
+    mkdir -p "$dump"
+    chown nobody "$dump"
+    /usr/sbin/smtp-sink -u nobody -h "$name" -d "$dump/%Y%m%d%H%M%S." \
+        "127.0.0.1:$port" 256 >"$LAB/sink-$port.log" 2>&1 &
+    SINK_PID=$!
+    lab_register_pid "$SINK_PID" smtp-sink
+    lab_wait_port "$port" 50 "$SINK_PID" || { cat "$LAB/sink-$port.log" >&2; lab_die "smtp-sink not listening"; }
+}
+
+# -------------------------------------------------------------- Postfix ------
+
+# postfix_write_config BASE SMTP_PORT MILTER_PORT SINK_PORT [MYHOSTNAME]
+# Private Postfix instance: smtpd on 127.0.0.1:SMTP_PORT with the milter at
+# inet:127.0.0.1:MILTER_PORT (tempfail if it is down), everything relayed to
+# the smtp-sink at [127.0.0.1]:SINK_PORT.  Config in BASE/conf, log in BASE/maillog.
+postfix_write_config() {
+    local base=$1 smtp_port=$2 milter_port=$3 sink_port=$4 host=${5:-mta.lab.test}
+    mkdir -p "$base/conf" "$base/queue" "$base/data"
+    chown root:root "$base" "$base/conf" "$base/queue"
+    chown postfix:postfix "$base/data"
+    cat >"$base/conf/main.cf" <<EOF
+# Generated by postfix-test/lib.sh (postfix_write_config) -- private lab instance
+compatibility_level = 3.6
+queue_directory = $base/queue
+data_directory = $base/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = $host
+mydomain = lab.test
+myorigin = \$myhostname
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+relay_domains =
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+biff = no
+maillog_file = $base/maillog
+maillog_file_prefixes = /var, /dev/stdout, $base
+smtp_dns_support_level = disabled
+smtp_host_lookup = native
+smtpd_peername_lookup = no
+smtpd_tls_security_level = none
+smtp_tls_security_level = none
+default_transport = smtp:[127.0.0.1]:$sink_port
+relay_transport = \$default_transport
+smtpd_milters = inet:127.0.0.1:$milter_port
+milter_default_action = tempfail
+milter_connect_timeout = 10s
+milter_command_timeout = 20s
+milter_content_timeout = 30s
+queue_run_delay = 5s
+minimal_backoff_time = 5s
+maximal_backoff_time = 10s
+delay_warning_time = 0
+EOF
+    cat >"$base/conf/master.cf" <<EOF
+# Generated by postfix-test/lib.sh -- chroot is off everywhere (column 5 = n)
+127.0.0.1:$smtp_port inet n - n - - smtpd
+pickup    unix  n  -  n  60  1  pickup
+cleanup   unix  n  -  n  -   0  cleanup
+qmgr      unix  n  -  n  300 1  qmgr
+rewrite   unix  -  -  n  -   -  trivial-rewrite
+bounce    unix  -  -  n  -   0  bounce
+defer     unix  -  -  n  -   0  bounce
+trace     unix  -  -  n  -   0  bounce
+verify    unix  -  -  n  -   1  verify
+flush     unix  n  -  n  1000? 0 flush
+proxymap  unix  -  -  n  -   -  proxymap
+smtp      unix  -  -  n  -   -  smtp
+relay     unix  -  -  n  -   -  smtp
+showq     unix  n  -  n  -   -  showq
+error     unix  -  -  n  -   -  error
+retry     unix  -  -  n  -   -  error
+discard   unix  -  -  n  -   -  discard
+anvil     unix  -  -  n  -   1  anvil
+scache    unix  -  -  n  -   1  scache
+postlog   unix-dgram n - n - 1  postlogd
+EOF
+}
+
+# postfix_ctl BASE CMD: run "postfix -c BASE/conf CMD" under script(1), because
+# postfix reports fatal errors only to syslog unless stderr is a tty.
+postfix_ctl() {
+    local base=$1 cmd=$2 out rc
+    out=$(script -qec "postfix -c $(printf %q "$base/conf") $cmd" /dev/null 2>&1)
+    rc=$?
+    printf '%s\n' "$out" | tr -d '\r' >>"$base/ctl.log"
+    if [[ $rc -ne 0 ]]; then
+        lab_log "postfix $cmd failed (rc=$rc):"
+        printf '%s\n' "$out" | tr -d '\r' >&2
+        [[ -f "$base/maillog" ]] && tail -n 20 "$base/maillog" >&2
+    fi
+    return $rc
+}
+
+# postfix_master_pid BASE: print the master PID if it is running.
+postfix_master_pid() {
+    local f=$1/queue/pid/master.pid pid
+    [[ -s "$f" ]] || return 1
+    pid=$(tr -dc '0-9' <"$f")
+    [[ -n "$pid" ]] && lab_pid_alive "$pid" && printf '%s\n' "$pid"
+}
+
+# postfix_start BASE: check, start, wait for the smtpd port (read from master.cf).
+postfix_start() {
+    local base=$1 port
+    port=$(awk '$2 == "inet" && $8 == "smtpd" { n = split($1, a, ":"); print a[n]; exit }' "$base/conf/master.cf")
+    [[ -n "$port" ]] && lab_require_free_port "$port" postfix
+    postfix_ctl "$base" check || lab_die "postfix check failed for $base"
+    LAB_PF_BASES+=("$base")
+    postfix_ctl "$base" start || lab_die "postfix start failed for $base"
+    if [[ -n "$port" ]]; then
+        lab_wait_port "$port" 100 || lab_die "postfix smtpd not listening on $port"
+    fi
+}
+
+# postfix_stop BASE: "postfix stop", wait for master to exit (bounded), then
+# SIGKILL it by PID if needed.
+postfix_stop() {
+    local base=$1 pid i
+    pid=$(postfix_master_pid "$base") || return 0
+    postfix_ctl "$base" stop >/dev/null 2>&1 || true
+    for ((i = 0; i < 50; i++)); do
+        lab_pid_alive "$pid" || return 0
+        sleep 0.1
+    done
+    lab_stop_pid "$pid" postfix-master 10
+}
+
+# postfix_queue_empty BASE
+postfix_queue_empty() {
+    [[ -z "$(postqueue -c "$1/conf" -j 2>/dev/null)" ]]
+}
+
+# postfix_wait_queue_empty BASE [TIMEOUT_TENTHS]
+postfix_wait_queue_empty() {
+    local base=$1 tries=${2:-200} i
+    for ((i = 0; i < tries; i++)); do
+        postfix_queue_empty "$base" && return 0
+        sleep 0.1
+    done
+    lab_log "timeout: Postfix queue in $base not empty after $((tries / 10))s:"
+    postqueue -c "$base/conf" -p >&2 2>&1 || true
+    return 1
+}

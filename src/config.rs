@@ -1,0 +1,239 @@
+//! The one typed configuration of authsense: a TOML file (every key optional,
+//! embedded defaults otherwise) that command-line flags override.
+//!
+//! Errors name the offending key and the line of the file (the `toml` crate
+//! reports spans; semantic checks run inside `Deserialize` so they get them too).
+
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer};
+use std::{fmt, net::SocketAddr, path::Path, str::FromStr, time::Duration};
+
+use crate::milter::listen::SocketSpec;
+
+/// Whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[milter]`: the perimeter milter.
+    pub milter: MilterConfig,
+    /// `[dns]`: how authsense resolves names.
+    pub dns: DnsConfig,
+}
+
+/// Where the milter sits in the mail flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// First point of entry from the internet: evaluate, strip forgeries, stamp.
+    Perimeter,
+    /// Behind a perimeter: change nothing (the vendor guide: only the perimeter
+    /// may add the header).
+    Downstream,
+}
+
+/// What to do when authsense itself fails (not the sender's SPF result).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Let the message through unchanged (default: never block mail).
+    Accept,
+    /// Answer 4xx so the client retries later.
+    Tempfail,
+}
+
+/// `[milter]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MilterConfig {
+    /// `inet:HOST:PORT`, `inet:PORT@HOST` or `unix:/path`.
+    pub listen: SocketSpec,
+    /// Mode of a unix socket, octal string such as `"0660"`.
+    #[serde(deserialize_with = "de_mode")]
+    pub socket_mode: u32,
+    /// authserv-id written into the stamp and used to recognise forgeries.
+    /// Default: this machine's host name.
+    pub authserv_id: Option<String>,
+    /// Perimeter (stamp) or downstream (leave headers alone).
+    pub mode: Mode,
+    /// Internal relays whose mail is neither stamped nor stripped.
+    pub trusted_networks: Vec<IpNet>,
+    /// Also insert a standard `Authentication-Results` header.
+    pub add_authentication_results: bool,
+    /// Behaviour on an internal error.
+    pub on_error: OnError,
+    /// SPF results (MAIL FROM identity) that are rejected with 550 5.7.23.
+    pub reject_spf: Vec<SpfResultName>,
+    /// Time budget for all SPF evaluation of one message, in milliseconds.
+    pub auth_timeout_ms: u64,
+    /// Maximum concurrent MTA connections.
+    pub max_connections: usize,
+}
+
+impl Default for MilterConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketSpec::default(),
+            socket_mode: 0o660,
+            authserv_id: None,
+            mode: Mode::Perimeter,
+            trusted_networks: Vec::new(),
+            add_authentication_results: false,
+            on_error: OnError::Accept,
+            reject_spf: Vec::new(),
+            auth_timeout_ms: 8000,
+            max_connections: 200,
+        }
+    }
+}
+
+impl MilterConfig {
+    /// The per-message time budget as a [`Duration`].
+    pub fn auth_timeout(&self) -> Duration {
+        Duration::from_millis(self.auth_timeout_ms)
+    }
+}
+
+/// `[dns]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Nameservers as `IP:PORT` (or bare IP, port 53). Empty: the system
+    /// resolver configuration (`/etc/resolv.conf`).
+    #[serde(deserialize_with = "de_nameservers")]
+    pub nameservers: Vec<SocketAddr>,
+    /// Timeout of one query in milliseconds; UDP retransmits inside it.
+    pub timeout_ms: u64,
+    /// Retries after a failed query.
+    pub attempts: usize,
+    /// Number of cached responses (bounded LRU, TTLs honoured).
+    pub cache_size: u64,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        Self {
+            nameservers: Vec::new(),
+            timeout_ms: 2000,
+            attempts: 1,
+            cache_size: 8192,
+        }
+    }
+}
+
+/// An SPF result name as written in the config (`"fail"`, `"softfail"`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct SpfResultName(pub crate::auth::SpfResult);
+
+impl TryFrom<String> for SpfResultName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        crate::auth::SpfResult::from_str(&s).map(SpfResultName)
+    }
+}
+
+/// A configuration that could not be loaded.
+#[derive(Debug)]
+pub struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and validates a TOML file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        Self::parse(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+    }
+
+    /// Parses TOML text; the error names the key and line.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError(e.to_string().trim_end().to_string()))
+    }
+}
+
+fn de_mode<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let s = String::deserialize(d)?;
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!("invalid socket mode {s:?}, want e.g. \"0660\""))
+        })
+}
+
+/// Parses `IP`, `IP:PORT` or `[IPv6]:PORT`.
+pub fn parse_nameserver(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("invalid nameserver {s:?}, want IP or IP:PORT"))
+}
+
+fn de_nameservers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| parse_nameserver(s).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_when_empty() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.milter.listen.to_string(), "inet:127.0.0.1:8891");
+        assert_eq!(c.milter.mode, Mode::Perimeter);
+        assert_eq!(c.milter.on_error, OnError::Accept);
+        assert!(c.dns.nameservers.is_empty());
+    }
+
+    #[test]
+    fn errors_name_key_and_line() {
+        let cases = [
+            (
+                "[milter]\nmode = \"perimeter\"\nbogus = 1\n",
+                "bogus",
+                "line 3",
+            ),
+            (
+                "[milter]\n\ntrusted_networks = [\"10.0.0.0/33\"]\n",
+                "trusted_networks",
+                "line 3",
+            ),
+            (
+                "[dns]\nnameservers = [\"nonsense\"]\n",
+                "nameservers",
+                "line 2",
+            ),
+            (
+                "[milter]\nreject_spf = [\"fial\"]\n",
+                "reject_spf",
+                "line 2",
+            ),
+            ("[milter]\nlisten = \"tcp:1\"\n", "listen", "line 2"),
+            ("[milter]\nsocket_mode = \"999\"\n", "socket_mode", "line 2"),
+        ];
+        for (text, key, line) in cases {
+            let e = Config::parse(text).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(line), "{text:?} gave {e}");
+        }
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let text = include_str!("../examples/authsense.toml");
+        let c = Config::parse(text).unwrap();
+        assert_eq!(c.milter.reject_spf.len(), 0);
+    }
+}

@@ -1,0 +1,24 @@
+//! authsense: trustworthy authentication results stamped at the mail
+//! perimeter (a milter for Postfix and Sendmail), and a sensor that turns a
+//! copy of every inbound message into security metadata.
+//!
+//! Data flows one way: MTA → [`milter`] → header → copy → sensor → store.
+//! [`auth`] evaluates, [`authres`] writes and reads RFC 8601 headers,
+//! [`dns`] is the one resolver seam, [`config`] the one typed configuration.
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod authres;
+pub mod cli;
+pub mod config;
+pub mod dns;
+pub mod milter;
+
+/// This machine's host name (the default authserv-id).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}

@@ -1,0 +1,27 @@
+//! The `authsense` binary: parses the command line, sets up logging, runs.
+
+use authsense::cli::{self, Cli, Command};
+use clap::Parser;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Milter(a) => cli::milter(a).await,
+        Command::Check(a) => cli::check(a).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("authsense: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

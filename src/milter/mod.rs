@@ -1,0 +1,54 @@
+//! The perimeter milter: serves the milter protocol (indymilter) to Postfix
+//! and Sendmail, evaluates SPF for every inbound message, deletes forged
+//! authentication headers and stamps `X-Agari-Authentication-Results`.
+
+mod callbacks;
+pub mod listen;
+pub mod session;
+pub mod stamp;
+
+use crate::auth::Authenticator;
+use crate::config::MilterConfig;
+use listen::MilterListener;
+use std::{future::Future, io, sync::Arc, time::Duration};
+
+/// State shared by every milter connection.
+pub struct Shared {
+    /// The `[milter]` configuration.
+    pub config: MilterConfig,
+    /// The authserv-id in force (configured, or this host's name).
+    pub authserv_id: String,
+    /// The evaluator.
+    pub auth: Authenticator,
+}
+
+impl Shared {
+    /// Resolves defaults (the authserv-id) and builds shared state.
+    pub fn new(config: MilterConfig, auth: Authenticator) -> Self {
+        let authserv_id = config.authserv_id.clone().unwrap_or_else(crate::host_name);
+        Shared {
+            config,
+            authserv_id,
+            auth,
+        }
+    }
+}
+
+/// Serves milter connections on `listener` until `shutdown` completes.
+///
+/// # Errors
+/// The listener stops accepting connections.
+pub async fn run(
+    listener: MilterListener,
+    shared: Arc<Shared>,
+    shutdown: impl Future,
+) -> io::Result<()> {
+    let config = indymilter::Config {
+        max_connections: shared.config.max_connections,
+        // Postfix's default milter_content_timeout is 300 s; a dead MTA
+        // connection must not be kept for libmilter's two hours.
+        connection_timeout: Duration::from_secs(600),
+        ..Default::default()
+    };
+    indymilter::run(listener, callbacks::callbacks(shared), config, shutdown).await
+}
