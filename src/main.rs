@@ -2,7 +2,7 @@
 
 use authsense::cli::{self, Cli, Command};
 use clap::Parser;
-use std::process::ExitCode;
+use std::{io::IsTerminal, process::ExitCode};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -12,6 +12,7 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match cli.command {
         Command::Milter(a) => cli::milter(a).await,
