@@ -1,0 +1,215 @@
+//! The `authsense` binary as an admin uses it: `check` prints the stamp,
+//! flags override the config file, bad configuration is reported with key and
+//! line, and `milter` serves a unix socket (stale socket replaced, mode set).
+
+mod common;
+
+use common::{dns::FakeDns, spf_zone};
+use std::{
+    io::Write,
+    os::unix::fs::{FileTypeExt, PermissionsExt},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+fn authsense() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_authsense"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("authsense-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn check_prints_the_stamp() {
+    let dns = FakeDns::start(spf_zone()).await;
+    let ns = dns.addr.to_string();
+    let cases = [
+        (vec!["--from", "user@pass.example"], "X-Agari-Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=user@pass.example smtp.helo=mail.pass.example"),
+        (vec!["--from", "<>"], "X-Agari-Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=postmaster@mail.pass.example smtp.helo=mail.pass.example"),
+        (vec!["--from", "user@softfail.example"], "X-Agari-Authentication-Results: mx.example.com; spf=softfail smtp.mailfrom=user@softfail.example smtp.helo=mail.pass.example"),
+    ];
+    for (from, want) in cases {
+        let out = tokio::task::spawn_blocking({
+            let ns = ns.clone();
+            move || {
+                authsense()
+                    .args([
+                        "check",
+                        "--ip",
+                        "192.0.2.10",
+                        "--helo",
+                        "mail.pass.example",
+                        "--authserv-id",
+                        "mx.example.com",
+                        "--nameserver",
+                        &ns,
+                    ])
+                    .args(from)
+                    .output()
+                    .unwrap()
+            }
+        })
+        .await
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8(out.stdout).unwrap().trim_end(), want);
+    }
+}
+
+#[tokio::test]
+async fn flags_override_the_config_file() {
+    let dns = FakeDns::start(spf_zone()).await;
+    let dir = tmp("override");
+    let cfg = dir.join("authsense.toml");
+    std::fs::write(
+        &cfg,
+        "[milter]\nauthserv_id = \"from-file.example\"\nadd_authentication_results = true\n[dns]\nnameservers = [\"127.0.0.1:9\"]\ntimeout_ms = 300\n",
+    )
+    .unwrap();
+    let ns = dns.addr.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        authsense()
+            .args([
+                "check",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--nameserver",
+                &ns,
+            ])
+            .args([
+                "--ip",
+                "2001:db8::10",
+                "--helo",
+                "mail.pass.example",
+                "--from",
+                "a@pass.example",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    // authserv-id from the file, nameserver from the flag, AR from the file.
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            "X-Agari-Authentication-Results: from-file.example; spf=pass smtp.mailfrom=a@pass.example smtp.helo=mail.pass.example",
+            "Authentication-Results: from-file.example; spf=pass smtp.mailfrom=a@pass.example; spf=pass smtp.helo=mail.pass.example",
+        ]
+    );
+}
+
+#[test]
+fn bad_config_names_key_and_line() {
+    let dir = tmp("badcfg");
+    let cfg = dir.join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "[milter]\nmode = \"perimeter\"\ntrusted_networks = [\"10.0.0.0/99\"]\n",
+    )
+    .unwrap();
+    let out = authsense()
+        .args(["milter", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("bad.toml") && err.contains("line 3") && err.contains("trusted_networks"),
+        "{err}"
+    );
+
+    let out = authsense()
+        .args(["milter", "--config", "/nonexistent/authsense.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("cannot read /nonexistent/authsense.toml"));
+
+    let out = authsense()
+        .args(["milter", "--listen", "tcp:25"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "clap usage error");
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("inet:HOST:PORT"));
+}
+
+#[tokio::test]
+async fn milter_on_unix_socket_replaces_stale_socket_and_sets_mode() {
+    let dns = FakeDns::start(spf_zone()).await;
+    let dir = tmp("unix");
+    let sock = dir.join("milter.sock");
+    // A stale socket left by a crashed instance.
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    let cfg = dir.join("a.toml");
+    let mut f = std::fs::File::create(&cfg).unwrap();
+    writeln!(
+        f,
+        "[milter]\nsocket_mode = \"0666\"\nauthserv_id = \"mx.example.com\""
+    )
+    .unwrap();
+    let mut child = authsense()
+        .args([
+            "milter",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--listen",
+            &format!("unix:{}", sock.display()),
+        ])
+        .args(["--nameserver", &dns.addr.to_string()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut conn = loop {
+        if let Ok(c) = open_unix(&sock).await {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "milter did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let meta = std::fs::metadata(&sock).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o666);
+    conn.connect("c", ([192, 0, 2, 10], 1000)).await.unwrap();
+    conn.helo("mail.pass.example").await.unwrap();
+    conn.mail(["<u@pass.example>"]).await.unwrap();
+    conn.close().await.unwrap();
+    // SIGTERM: clean exit, socket removed.
+    send_sigterm(child.id());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!sock.exists(), "socket file left behind");
+}
+
+fn send_sigterm(pid: u32) {
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+}
+
+async fn open_unix(
+    p: &std::path::Path,
+) -> indymilter_test::TestResult<indymilter_test::TestConnection> {
+    indymilter_test::TestConnection::configure()
+        .read_timeout(Duration::from_secs(10))
+        .open_unix(p)
+        .await
+}
