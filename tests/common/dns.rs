@@ -1,7 +1,8 @@
 //! An in-process authoritative DNS server for tests, on 127.0.0.1 (UDP and
 //! TCP on one port). Serves a zone map; names can be made to time out (no
 //! answer), to SERVFAIL, or to lose the next N UDP queries. Oversized UDP
-//! answers are truncated (TC) so resolvers retry over TCP.
+//! answers are truncated (TC) so resolvers retry over TCP. A name outside the
+//! zone that starts with `error.` times out, as in pyspf's test driver.
 #![allow(dead_code)]
 
 use mail_auth::hickory_resolver::proto::{
@@ -57,6 +58,9 @@ pub struct Zone {
     pub timeout: HashSet<String>,
     /// Names answered with SERVFAIL.
     pub servfail: HashSet<String>,
+    /// Names that answer the record types they hold and never answer any
+    /// other type (pyspf's `TIMEOUT` listed after some records).
+    pub partial_timeout: HashSet<String>,
 }
 
 impl Zone {
@@ -162,7 +166,19 @@ fn answer(zone: &Mutex<Zone>, query: &[u8], udp: bool) -> Option<Vec<u8>> {
     resp.add_query(q.clone());
     {
         let zone = zone.lock().unwrap();
-        if zone.timeout.contains(&name) {
+        if zone.timeout.contains(&name)
+            || (name.starts_with("error.") && !zone.records.contains_key(&name))
+        {
+            return None;
+        }
+        if zone.partial_timeout.contains(&name)
+            && !zone
+                .records
+                .get(&name)
+                .into_iter()
+                .flatten()
+                .any(|r| matches_type(r, q.query_type) || matches!(r, Rec::Cname(_)))
+        {
             return None;
         }
         if zone.servfail.contains(&name) {
@@ -223,6 +239,9 @@ fn fqdn(s: &str) -> Name {
 
 fn record(name: &Name, r: &Rec) -> Record {
     let data = match r {
+        // A TXT record needs at least one string (RFC 1035 §3.3.14); a record
+        // given with none is served as one empty string.
+        Rec::Txt(parts) if parts.is_empty() => RData::TXT(TXT::from_bytes(vec![&b""[..]])),
         Rec::Txt(parts) => RData::TXT(TXT::from_bytes(
             parts.iter().map(|p| p.as_slice()).collect(),
         )),
