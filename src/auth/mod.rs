@@ -3,6 +3,7 @@
 //! verifiers; DNS comes from [`crate::dns`].
 
 mod spf;
+mod spf_probe;
 mod spf_syntax;
 
 pub use spf::{SpfCheck, SpfRequest, SpfVerdict};
