@@ -13,6 +13,8 @@ pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod milter;
+pub mod sensor;
+pub mod store;
 
 /// This machine's host name (the default authserv-id).
 pub fn host_name() -> String {

@@ -1,0 +1,1 @@
+//! Metadata extraction from a received copy (filled in next).

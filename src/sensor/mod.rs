@@ -1,0 +1,6 @@
+//! The sensor: an embedded ESMTP sink that receives the dual-delivered copy
+//! of every inbound message, never bounces, reads the perimeter's
+//! authentication stamp and stores metadata (no bodies) durably.
+
+pub mod extract;
+pub mod record;

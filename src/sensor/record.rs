@@ -1,0 +1,201 @@
+//! The metadata record the sensor keeps for every dual-delivered copy: no
+//! body, only what identifies and authenticates the original message.
+//!
+//! Field names follow Zeek's `smtp.log` (`mailfrom`, `rcptto`, `helo`,
+//! `msg_id`, `in_reply_to`, `reply_to`, `path`, `user_agent`, `tls`) and
+//! ECS `email.*` (`attachments[].sha256`, `sender`, `subject`) where they
+//! overlap; everything serialises to one JSON object per copy
+//! (`authsense messages --json`).
+
+use serde::{Deserialize, Serialize};
+
+/// One stored copy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Store row id (absent before it is stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// Receive time, RFC 3339 UTC with milliseconds.
+    pub ts: String,
+    /// Unique id of this copy (also in the sensor's 250 reply and log line).
+    pub uid: String,
+    /// The gateway that delivered the copy.
+    pub gateway: Gateway,
+    /// The copy's envelope sender (a black-hole return path, per the guide).
+    pub mailfrom: String,
+    /// The copy's envelope recipients (the originals, with "Use
+    /// Original-Recipient Address").
+    pub rcptto: Vec<String>,
+    /// The original SMTP transaction at the perimeter.
+    pub original: Original,
+    /// Authentication results read from trusted headers.
+    pub auth: AuthInfo,
+    /// `From:`.
+    pub from: Option<Mailbox>,
+    /// `Sender:`.
+    pub sender: Option<Mailbox>,
+    /// `Reply-To:`.
+    pub reply_to: Vec<Mailbox>,
+    /// `To:`.
+    pub to: Vec<Mailbox>,
+    /// `Cc:`.
+    pub cc: Vec<Mailbox>,
+    /// `Subject:` (decoded).
+    pub subject: Option<String>,
+    /// `Date:` as written.
+    pub date: Option<String>,
+    /// `Message-ID:` without angle brackets.
+    pub msg_id: Option<String>,
+    /// `In-Reply-To:` without angle brackets.
+    pub in_reply_to: Option<String>,
+    /// `References:` ids without angle brackets.
+    pub references: Vec<String>,
+    /// `List-Id:`.
+    pub list_id: Option<String>,
+    /// `X-Mailer:` or `User-Agent:`.
+    pub user_agent: Option<String>,
+    /// `Received:` chain, topmost (newest) first.
+    pub path: Vec<Hop>,
+    /// Size of the copy in octets as received.
+    pub size: u64,
+    /// Attachments (decoded content hashed, not kept).
+    pub attachments: Vec<Attachment>,
+    /// URLs in text and HTML parts, deduplicated.
+    pub urls: Vec<UrlInfo>,
+    /// Input oddities tolerated while receiving.
+    pub anomalies: Anomalies,
+}
+
+/// The perimeter MTA as seen by the sensor.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Gateway {
+    /// Peer IP address.
+    pub ip: String,
+    /// Peer port.
+    pub port: u16,
+    /// HELO/EHLO name it gave.
+    pub helo: String,
+    /// STARTTLS was in force for the transaction.
+    pub tls: bool,
+    /// TLS protocol version, e.g. `TLSv1_3`.
+    pub tls_version: Option<String>,
+    /// TLS cipher suite.
+    pub tls_cipher: Option<String>,
+}
+
+/// What the perimeter saw of the original transaction.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Original {
+    /// Original envelope sender: `smtp.mailfrom` of the trusted header, else
+    /// `Return-Path:`.
+    pub mailfrom: Option<String>,
+    /// Original HELO: `smtp.helo` of the trusted header.
+    pub helo: Option<String>,
+    /// Original client IP, from the perimeter's `Received:` header.
+    pub client_ip: Option<String>,
+}
+
+/// Where the authentication results came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthSource {
+    /// A trusted `X-Agari-Authentication-Results` header.
+    XAgari,
+    /// A trusted `Authentication-Results` header.
+    AuthenticationResults,
+    /// No trusted header.
+    #[default]
+    None,
+}
+
+/// Authentication results of the copy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuthInfo {
+    /// Which header was used.
+    pub source: AuthSource,
+    /// Its authserv-id.
+    pub authserv_id: Option<String>,
+    /// SPF result.
+    pub spf: Option<MethodInfo>,
+    /// DKIM results, one per signature.
+    pub dkim: Vec<MethodInfo>,
+    /// DMARC result.
+    pub dmarc: Option<MethodInfo>,
+    /// ARC result.
+    pub arc: Option<MethodInfo>,
+    /// The trusted header's raw value.
+    pub raw: Option<String>,
+    /// Disagreements between trusted headers (e.g. X-Agari says pass, AR
+    /// says fail), as human-readable notes.
+    pub conflicts: Vec<String>,
+    /// authserv-ids of authentication headers that were ignored as untrusted.
+    pub untrusted_ids: Vec<String>,
+}
+
+/// One method's result with its properties.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MethodInfo {
+    /// Normalised result (`pass`, `fail`, …); a result that is not one of the
+    /// method's registered results (e.g. an unexpanded `${SPFResult}`) is
+    /// `unknown` — never treated as pass.
+    pub result: String,
+    /// `reason=` if given.
+    pub reason: Option<String>,
+    /// `ptype.property` → value, e.g. `smtp.mailfrom`.
+    pub props: Vec<(String, String)>,
+}
+
+/// A display name and address.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Mailbox {
+    /// Display name, decoded.
+    pub name: Option<String>,
+    /// Address.
+    pub address: Option<String>,
+}
+
+/// One `Received:` hop.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hop {
+    /// `from` host name as claimed.
+    pub from_host: Option<String>,
+    /// `from` IP address (from the TCP-info comment).
+    pub from_ip: Option<String>,
+    /// `by` host name.
+    pub by_host: Option<String>,
+}
+
+/// An attachment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// File name, if declared.
+    pub name: Option<String>,
+    /// Declared content type.
+    pub mime_type: String,
+    /// Decoded size in octets.
+    pub size: u64,
+    /// SHA-256 of the decoded content, hex.
+    pub sha256: String,
+}
+
+/// A URL found in the message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UrlInfo {
+    /// The URL as written.
+    pub url: String,
+    /// Its host, lowercased.
+    pub host: String,
+}
+
+/// Oddities in the received bytes, counted rather than refused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Anomalies {
+    /// Lines ended by a bare LF.
+    pub bare_lf: u32,
+    /// NUL octets.
+    pub nul: u32,
+    /// Header lines with 8-bit octets.
+    pub eight_bit_headers: u32,
+    /// The parser hit a cap (MIME depth, part count, header size).
+    pub truncated: bool,
+}

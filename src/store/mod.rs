@@ -1,0 +1,1 @@
+//! Durable storage of sensor records (filled in next).
