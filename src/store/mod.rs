@@ -1,1 +1,224 @@
-//! Durable storage of sensor records (filled in next).
+//! Durable storage of sensor records: the [`Store`] API that the SMTP server,
+//! the CLI and (later) the web UI use, independent of the database behind it.
+//!
+//! Contract with the sensor: [`Store::insert`] resolves `Ok` only after the
+//! record's transaction is committed durably (SQLite WAL with
+//! `synchronous=FULL` by default; see `sqlite.rs` for what NORMAL changes),
+//! so the sensor may reply 250; any `Err` must become `451 4.3.0`. Inserts
+//! from all sessions go to one writer thread that commits them in batches
+//! (group commit), so one fsync covers many records.
+//!
+//! Backends: SQLite today. `Store` dispatches on a private enum so a
+//! PostgreSQL backend can slot in behind the same methods and the same test
+//! suite (`tests/store.rs`); the writer thread and its batching
+//! (`writer.rs`) and the record-to-columns mapping (`row.rs`) are shared.
+
+mod error;
+mod row;
+mod schema;
+mod sqlite;
+mod writer;
+
+pub use error::{ErrorKind, StoreError};
+pub use schema::SCHEMA_VERSION;
+
+use crate::sensor::record::Record;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// How a store is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Sync the WAL at every commit (`synchronous=FULL`), so an
+    /// acknowledged record survives power loss. `false` selects NORMAL:
+    /// faster, still safe against a process crash, but the last commits can
+    /// be lost if the machine loses power. Default `true`.
+    pub synchronous_full: bool,
+    /// Most records committed in one transaction. Default 512.
+    pub batch_max: usize,
+    /// Cap on the database size in bytes (SQLite `PRAGMA max_page_count`;
+    /// the WAL file is not counted). When reached, inserts fail with
+    /// [`ErrorKind::Full`] and reads keep working; purging frees space.
+    /// Default `None` (no cap).
+    pub max_db_bytes: Option<u64>,
+    /// Delete records older than this many days, once at open and then
+    /// hourly in the writer thread. Default `None` (keep everything).
+    pub retention_days: Option<u32>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            synchronous_full: true,
+            batch_max: 512,
+            max_db_bytes: None,
+            retention_days: None,
+        }
+    }
+}
+
+/// Which records [`Store::query`] returns. Every set field must match;
+/// text matches are case-insensitive. Results are newest first (receive
+/// time, then row id).
+#[derive(Default, Clone, Debug)]
+pub struct Filter {
+    /// Received at or after this time.
+    pub since: Option<SystemTime>,
+    /// Received before this time.
+    pub until: Option<SystemTime>,
+    /// Substring of the original envelope sender (`original.mailfrom`) or
+    /// of the `From:` address.
+    pub sender: Option<String>,
+    /// Exact domain of the original envelope sender (or, without one, of
+    /// `From:`), or exact domain of the `From:` address.
+    pub sender_domain: Option<String>,
+    /// Substring of an envelope recipient (`rcptto`) or a `To:`/`Cc:`
+    /// address.
+    pub recipient: Option<String>,
+    /// Substring of the subject.
+    pub subject: Option<String>,
+    /// SPF result, e.g. `fail`.
+    pub spf: Option<String>,
+    /// Where the results came from: `x-agari`, `authentication-results` or
+    /// `none`.
+    pub auth_source: Option<String>,
+    /// At most this many records. Default [`Filter::DEFAULT_LIMIT`].
+    pub limit: Option<usize>,
+    /// Paging: only records after (older than) the record with this id in
+    /// the result order; pass the last id of the previous page. An id that
+    /// no longer exists yields an empty page.
+    pub after_id: Option<i64>,
+}
+
+impl Filter {
+    /// The limit when [`Filter::limit`] is `None`.
+    pub const DEFAULT_LIMIT: usize = 100;
+
+    /// The limit in force.
+    pub fn effective_limit(&self) -> usize {
+        self.limit.unwrap_or(Self::DEFAULT_LIMIT)
+    }
+}
+
+/// Handle to an open store: cheap to clone, `Send + Sync`.
+///
+/// Reads (`query`, `get`, `count`) are synchronous and short; from async
+/// code, large queries belong in `spawn_blocking`. `insert` and `close` are
+/// async and never block the runtime.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: Arc<Path>,
+    writer: writer::Writer,
+    reader: Reader,
+}
+
+/// The read side of each backend.
+enum Reader {
+    Sqlite(sqlite::ReadPool),
+}
+
+impl Store {
+    /// Opens the SQLite database at `path`, creating the file (but not
+    /// missing parent directories), enables WAL, migrates the schema to
+    /// [`SCHEMA_VERSION`], runs the retention purge if configured, and
+    /// starts the writer thread.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Open`] if the file cannot be opened or configured,
+    /// [`ErrorKind::Schema`] if its schema is newer than this program's.
+    pub fn open(path: &Path, opts: StoreOptions) -> Result<Store, StoreError> {
+        let path: Arc<Path> = Arc::from(path);
+        let (backend, readers) = sqlite::open(&path, &opts)?;
+        let writer = writer::Writer::spawn(
+            Arc::clone(&path),
+            backend,
+            opts.batch_max,
+            opts.retention_days,
+        )?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                writer,
+                reader: Reader::Sqlite(readers),
+            }),
+        })
+    }
+
+    /// Stores `record` (its `id` is ignored) and returns its row id once the
+    /// transaction holding it is committed. A record whose `uid` is already
+    /// stored is not stored again: its existing row id is returned.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidRecord`] for an empty `uid` or a `ts` that is not
+    /// RFC 3339 UTC; otherwise the error of the batch's transaction (every
+    /// record of a failed batch gets it), e.g. [`ErrorKind::Full`], or
+    /// [`ErrorKind::Closed`] after [`Store::close`].
+    pub async fn insert(&self, record: Record) -> Result<i64, StoreError> {
+        let row = row::Row::from_record(&record).map_err(|detail| {
+            StoreError::new(ErrorKind::InvalidRecord, "insert", &self.inner.path, detail)
+        })?;
+        self.inner.writer.insert(row).await
+    }
+
+    /// Records matching `filter`, newest first, with `id` set. Reads the
+    /// last committed state without waiting for the writer.
+    pub fn query(&self, filter: &Filter) -> Result<Vec<Record>, StoreError> {
+        match &self.inner.reader {
+            Reader::Sqlite(r) => r.query(filter),
+        }
+    }
+
+    /// The record with row id `id`, with `id` set.
+    pub fn get(&self, id: i64) -> Result<Option<Record>, StoreError> {
+        match &self.inner.reader {
+            Reader::Sqlite(r) => r.get(id),
+        }
+    }
+
+    /// Number of stored records.
+    pub fn count(&self) -> Result<u64, StoreError> {
+        match &self.inner.reader {
+            Reader::Sqlite(r) => r.count(),
+        }
+    }
+
+    /// Deletes records received before `cutoff`; returns how many. Runs in
+    /// the writer thread (after inserts already queued) and blocks until
+    /// done.
+    pub fn purge_older_than(&self, cutoff: SystemTime) -> Result<usize, StoreError> {
+        self.inner.writer.purge(row::unix_ms(cutoff))
+    }
+
+    /// Write transactions committed since open (insert batches and purges);
+    /// for tests and metrics.
+    pub fn commits(&self) -> u64 {
+        self.inner.writer.commits()
+    }
+
+    /// The database path.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Commits every insert queued before this call, then stops and joins
+    /// the writer thread. Inserts through other clones of this handle fail
+    /// with [`ErrorKind::Closed`] afterwards; reads keep working.
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.inner.writer.close().await
+    }
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .field("commits", &self.commits())
+            .finish()
+    }
+}

@@ -1,0 +1,245 @@
+//! The single writer thread and its group commit, independent of the SQL
+//! backend.
+//!
+//! Inserting tasks send their row with a oneshot reply channel. The thread
+//! blocks for the first request, then drains whatever else is already queued
+//! (up to `batch_max` rows), writes them in one transaction, commits, and only
+//! then answers every waiter: the sensor replies 250 after that answer, so a
+//! 250 always means "committed". While one commit syncs to disk the next
+//! batch queues up, so throughput grows with load without any added delay.
+//!
+//! The thread also runs the retention purge every hour, and stops when the
+//! store is closed or every handle is dropped.
+
+use super::error::{ErrorKind, StoreError};
+use super::row::{days_ago, unix_ms, Row};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// How often the retention purge runs (it also runs once at open).
+const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The write side of a backend, owned by the writer thread.
+pub(crate) trait WriteBackend: Send + 'static {
+    /// Inserts `rows` in one committed transaction and returns their row ids
+    /// in order; a row whose `uid` is already stored gets the existing id.
+    fn insert_batch(&mut self, rows: &[Row]) -> Result<Vec<i64>, StoreError>;
+    /// Deletes records received before `cutoff_ms` (unix ms); returns how many.
+    fn purge(&mut self, cutoff_ms: i64) -> Result<usize, StoreError>;
+}
+
+/// Where an insert's outcome goes.
+type InsertReply = oneshot::Sender<Result<i64, StoreError>>;
+
+enum Request {
+    // Boxed: a row is large and the channel holds requests by value.
+    Insert(Box<Row>, InsertReply),
+    Purge(i64, mpsc::SyncSender<Result<usize, StoreError>>),
+    Close(oneshot::Sender<()>),
+}
+
+/// Handle to the writer thread (shared by every clone of the store).
+pub(crate) struct Writer {
+    path: Arc<Path>,
+    tx: mpsc::Sender<Request>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    commits: Arc<AtomicU64>,
+}
+
+impl Writer {
+    /// Runs the open-time retention purge on the caller's thread (so `open`
+    /// reports its failure), then starts the writer thread.
+    pub fn spawn<B: WriteBackend>(
+        path: Arc<Path>,
+        mut backend: B,
+        batch_max: usize,
+        retention_days: Option<u32>,
+    ) -> Result<Writer, StoreError> {
+        let commits = Arc::new(AtomicU64::new(0));
+        if let Some(days) = retention_days {
+            backend.purge(unix_ms(days_ago(days)))?;
+            commits.fetch_add(1, Ordering::Relaxed);
+        }
+        let (tx, rx) = mpsc::channel();
+        let worker = Worker {
+            backend,
+            rx,
+            batch_max: batch_max.max(1),
+            retention_days,
+            commits: Arc::clone(&commits),
+        };
+        let thread = std::thread::Builder::new()
+            .name("authsense-store".into())
+            .spawn(move || worker.run())
+            .map_err(|e| {
+                StoreError::new(ErrorKind::Open, "start writer thread", &path, e.to_string())
+            })?;
+        Ok(Writer {
+            path,
+            tx,
+            thread: Mutex::new(Some(thread)),
+            commits,
+        })
+    }
+
+    /// Queues `row` and waits until its batch is committed.
+    pub async fn insert(&self, row: Row) -> Result<i64, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request::Insert(Box::new(row), reply))
+            .map_err(|_| self.closed("insert"))?;
+        // A dropped reply means the thread stopped (closed, or panicked)
+        // before committing this row: never report success.
+        answer.await.map_err(|_| self.closed("insert"))?
+    }
+
+    /// Runs a purge in the writer thread and waits for it (blocking).
+    pub fn purge(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.tx
+            .send(Request::Purge(cutoff_ms, reply))
+            .map_err(|_| self.closed("purge"))?;
+        answer.recv().map_err(|_| self.closed("purge"))?
+    }
+
+    /// Committed write transactions so far.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Lets the thread finish every request queued before this call, then
+    /// joins it. Closing an already closed store is a no-op.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        let (reply, done) = oneshot::channel();
+        if self.tx.send(Request::Close(reply)).is_ok() {
+            let _ = done.await;
+        }
+        let thread = match self.thread.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(thread) = thread {
+            let joined = tokio::task::spawn_blocking(move || thread.join()).await;
+            if !matches!(joined, Ok(Ok(()))) {
+                return Err(StoreError::new(
+                    ErrorKind::Database,
+                    "close",
+                    &self.path,
+                    "the writer thread panicked",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn closed(&self, op: &'static str) -> StoreError {
+        StoreError::new(
+            ErrorKind::Closed,
+            op,
+            &self.path,
+            "the store is closed (writer thread stopped)",
+        )
+    }
+}
+
+struct Worker<B> {
+    backend: B,
+    rx: mpsc::Receiver<Request>,
+    batch_max: usize,
+    retention_days: Option<u32>,
+    commits: Arc<AtomicU64>,
+}
+
+impl<B: WriteBackend> Worker<B> {
+    fn run(mut self) {
+        let mut next_purge = Instant::now() + PURGE_INTERVAL;
+        loop {
+            let first = if self.retention_days.is_some() {
+                let wait = next_purge.saturating_duration_since(Instant::now());
+                match self.rx.recv_timeout(wait) {
+                    Ok(req) => req,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.retention_purge();
+                        next_purge = Instant::now() + PURGE_INTERVAL;
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            } else {
+                match self.rx.recv() {
+                    Ok(req) => req,
+                    Err(mpsc::RecvError) => return,
+                }
+            };
+            let mut batch = Vec::new();
+            let mut other = None;
+            match first {
+                Request::Insert(row, reply) => batch.push((row, reply)),
+                req => other = Some(req),
+            }
+            while other.is_none() && batch.len() < self.batch_max {
+                match self.rx.try_recv() {
+                    Ok(Request::Insert(row, reply)) => batch.push((row, reply)),
+                    Ok(req) => other = Some(req),
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.commit(batch);
+            }
+            match other {
+                Some(Request::Purge(cutoff, reply)) => {
+                    let result = self.backend.purge(cutoff);
+                    if result.is_ok() {
+                        self.commits.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let _ = reply.send(result);
+                }
+                Some(Request::Close(reply)) => {
+                    // Drop the connection (checkpointing the WAL) before
+                    // telling `close` we are done.
+                    drop(self);
+                    let _ = reply.send(());
+                    return;
+                }
+                Some(Request::Insert(..)) | None => {}
+            }
+        }
+    }
+
+    fn commit(&mut self, batch: Vec<(Box<Row>, InsertReply)>) {
+        let (rows, replies): (Vec<Row>, Vec<_>) =
+            batch.into_iter().map(|(row, reply)| (*row, reply)).unzip();
+        match self.backend.insert_batch(&rows) {
+            Ok(ids) => {
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                for (reply, id) in replies.into_iter().zip(ids) {
+                    let _ = reply.send(Ok(id));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, records = rows.len(), "store batch failed");
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    fn retention_purge(&mut self) {
+        let Some(days) = self.retention_days else {
+            return;
+        };
+        match self.backend.purge(unix_ms(days_ago(days))) {
+            Ok(n) => {
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(deleted = n, days, "store retention purge");
+            }
+            Err(e) => tracing::warn!(error = %e, "store retention purge failed"),
+        }
+    }
+}
