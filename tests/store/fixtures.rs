@@ -1,0 +1,127 @@
+//! Shared fixtures of the store tests: a temp directory and records.
+
+use authsense::sensor::record::{
+    Anomalies, Attachment, AuthInfo, AuthSource, Gateway, Hop, Mailbox, MethodInfo, Original,
+    Record, UrlInfo,
+};
+use authsense::store::Filter;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("authsense-store-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+    pub fn db(&self) -> PathBuf {
+        self.0.join("sensor.db")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// RFC 3339 (ms) for `minutes` minutes before a fixed recent instant.
+pub fn ts(minutes_ago: u64) -> String {
+    let t = SystemTime::now() - Duration::from_secs(60 * minutes_ago);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+pub fn mailbox(address: &str) -> Mailbox {
+    Mailbox {
+        name: Some("Some Body".into()),
+        address: Some(address.into()),
+    }
+}
+
+pub fn method(result: &str) -> MethodInfo {
+    MethodInfo {
+        result: result.into(),
+        reason: None,
+        props: vec![("smtp.mailfrom".into(), "alice@sender.example".into())],
+    }
+}
+
+/// A fully populated record.
+pub fn record(uid: &str, minutes_ago: u64) -> Record {
+    Record {
+        id: None,
+        ts: ts(minutes_ago),
+        uid: uid.into(),
+        gateway: Gateway {
+            ip: "192.0.2.25".into(),
+            port: 40123,
+            helo: "gw.example.com".into(),
+            tls: true,
+            tls_version: Some("TLSv1_3".into()),
+            tls_cipher: Some("TLS13_AES_256_GCM_SHA384".into()),
+        },
+        mailfrom: "blackhole@sensor.invalid".into(),
+        rcptto: vec!["bob@example.com".into()],
+        original: Original {
+            mailfrom: Some("alice@sender.example".into()),
+            helo: Some("mx.sender.example".into()),
+            client_ip: Some("198.51.100.7".into()),
+        },
+        auth: AuthInfo {
+            source: AuthSource::XAgari,
+            authserv_id: Some("gw.example.com".into()),
+            spf: Some(method("pass")),
+            dkim: vec![method("pass")],
+            raw: Some("gw.example.com; spf=pass".into()),
+            ..Default::default()
+        },
+        from: Some(mailbox("alice@sender.example")),
+        to: vec![mailbox("bob@example.com")],
+        cc: vec![mailbox("carol@example.com")],
+        subject: Some("Quarterly Report".into()),
+        msg_id: Some(format!("{uid}@sender.example")),
+        references: vec!["a@b".into()],
+        path: vec![Hop {
+            from_host: Some("mx.sender.example".into()),
+            from_ip: Some("198.51.100.7".into()),
+            by_host: Some("gw.example.com".into()),
+        }],
+        size: 4242,
+        attachments: vec![Attachment {
+            name: Some("r.pdf".into()),
+            mime_type: "application/pdf".into(),
+            size: 10,
+            sha256: "00".repeat(32),
+        }],
+        urls: vec![UrlInfo {
+            url: "https://sender.example/x".into(),
+            host: "sender.example".into(),
+        }],
+        anomalies: Anomalies {
+            bare_lf: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+pub fn uids(records: &[Record]) -> Vec<String> {
+    records.iter().map(|r| r.uid.clone()).collect()
+}
+
+/// `Some(v.to_string())`, for filter fields.
+pub fn s(v: &str) -> Option<String> {
+    Some(v.to_string())
+}
+
+/// A filter with one edit applied to the default.
+pub fn filter(edit: impl FnOnce(&mut Filter)) -> Filter {
+    let mut f = Filter::default();
+    edit(&mut f);
+    f
+}
