@@ -1,1 +1,249 @@
-//! Metadata extraction from a received copy (filled in next).
+//! Metadata extraction from a received copy: the raw message and its
+//! envelope in, one [`Record`] out (without a store id).
+//!
+//! The work is split: `extract/limits.rs` guards the MIME parser against
+//! hostile input and counts octet-level anomalies, [`authsel`] chooses the
+//! trusted authentication results, [`received`] reads the `Received:`
+//! chain, `extract/parts.rs` walks the MIME tree for attachments and text,
+//! `extract/urls.rs` finds URLs. This file wires them together and reads
+//! the address and identification header fields (RFC 5322 §3.6).
+//!
+//! [`authsel`]: super::authsel
+//! [`received`]: super::received
+
+mod limits;
+mod parts;
+mod urls;
+
+use std::borrow::Cow;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::SystemTime;
+
+use mail_parser::{Address, HeaderName, HeaderValue, Message, MessageParser};
+
+use super::record::{self, Mailbox, Record};
+use super::{authsel, received};
+
+/// The SMTP transaction that delivered the copy.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    /// Unique id of this copy.
+    pub uid: String,
+    /// When the end of DATA was received.
+    pub received_at: SystemTime,
+    /// The delivering gateway.
+    pub gateway: record::Gateway,
+    /// MAIL FROM of the copy (RFC 5321 §4.1.1.2), as given.
+    pub mailfrom: String,
+    /// RCPT TO addresses of the copy (RFC 5321 §4.1.1.3), as given.
+    pub rcptto: Vec<String>,
+}
+
+/// Trust and resource limits for [`extract`].
+#[derive(Debug, Clone)]
+pub struct ExtractOptions {
+    /// authserv-ids (RFC 8601 §2.5) whose headers are believed, compared
+    /// ASCII case-insensitively.
+    pub trusted_authserv_ids: Vec<String>,
+    /// Deepest multipart nesting walked (default 20).
+    pub max_mime_depth: usize,
+    /// Most MIME parts walked (default 500).
+    pub max_parts: usize,
+    /// Largest top-level header block parsed, in octets (default 1 MiB).
+    pub max_header_bytes: usize,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        ExtractOptions {
+            trusted_authserv_ids: Vec::new(),
+            max_mime_depth: 20,
+            max_parts: 500,
+            max_header_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Most `Received:` hops kept in [`Record::path`]; more mark the record
+/// truncated.
+pub const MAX_HOPS: usize = 100;
+
+/// Builds the record of one received copy. Never panics and never fails:
+/// what cannot be read stays empty, and `anomalies.truncated` says when a
+/// cap (header bytes, MIME depth, parts, hops, URLs) cut the reading short.
+/// `id` is left `None`.
+pub fn extract(raw: &[u8], env: Envelope, opts: &ExtractOptions) -> Record {
+    let (bare_lf, nul, eight_bit_headers) = limits::anomalies(raw);
+    let mut rec = Record {
+        ts: humantime::format_rfc3339_millis(env.received_at).to_string(),
+        uid: env.uid,
+        gateway: env.gateway,
+        mailfrom: env.mailfrom,
+        rcptto: env.rcptto,
+        size: raw.len() as u64,
+        anomalies: record::Anomalies {
+            bare_lf,
+            nul,
+            eight_bit_headers,
+            truncated: false,
+        },
+        ..Record::default()
+    };
+    let plan = limits::plan(raw, opts);
+    rec.anomalies.truncated = plan.truncated;
+    let input = raw.get(..plan.len).unwrap_or(raw);
+    let parser = MessageParser::default();
+    // mail-parser promises not to panic; a panic in it must still not take
+    // the SMTP session down with it.
+    let parsed = catch_unwind(AssertUnwindSafe(|| {
+        if plan.headers_only {
+            parser.parse_headers(input)
+        } else {
+            parser.parse(input)
+        }
+    }));
+    let Ok(Some(msg)) = parsed else {
+        return rec;
+    };
+    read_headers(&msg, input, opts, &mut rec);
+    if !plan.headers_only {
+        let walked = parts::walk(&msg, input, opts);
+        rec.attachments = walked.attachments;
+        rec.urls = walked.urls.urls;
+        rec.anomalies.truncated |= walked.truncated;
+    }
+    rec
+}
+
+/// Fills the header-derived fields of `rec` from the top-level header.
+fn read_headers(msg: &Message<'_>, input: &[u8], opts: &ExtractOptions, rec: &mut Record) {
+    let Some(root) = msg.parts.first() else {
+        return;
+    };
+    let headers: Vec<(String, String)> = root
+        .headers
+        .iter()
+        .map(|h| {
+            let value = input
+                .get(h.offset_start as usize..h.offset_end as usize)
+                .unwrap_or_default();
+            (h.name.as_str().to_string(), lossy(value))
+        })
+        .collect();
+
+    let (auth, stamp) = authsel::select_with_index(&headers, &opts.trusted_authserv_ids);
+    let hops: Vec<(usize, record::Hop)> = headers
+        .iter()
+        .enumerate()
+        .filter(|(_, (name, _))| name.eq_ignore_ascii_case("Received"))
+        .map(|(i, (_, value))| (i, received::parse(value)))
+        .collect();
+    // The perimeter inserts its stamp above its own Received: the first
+    // Received below the chosen stamp; with none, the topmost.
+    let perimeter = stamp
+        .and_then(|s| hops.iter().find(|(i, _)| *i > s))
+        .or_else(|| hops.first());
+    rec.original = record::Original {
+        mailfrom: authsel::smtp_property(&auth, "mailfrom")
+            .or_else(|| msg.return_address().map(str::to_string)),
+        helo: authsel::smtp_property(&auth, "helo"),
+        client_ip: perimeter.and_then(|(_, hop)| hop.from_ip.clone()),
+    };
+    rec.auth = auth;
+    if hops.len() > MAX_HOPS {
+        rec.anomalies.truncated = true;
+    }
+    rec.path = hops.into_iter().take(MAX_HOPS).map(|(_, h)| h).collect();
+
+    let first = |name: HeaderName<'static>| root.headers.iter().find(|h| h.name == name);
+    let raw_of = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| unfold(v))
+            .filter(|v| !v.is_empty())
+    };
+    let mailboxes = |name: HeaderName<'static>| -> Vec<Mailbox> {
+        root.headers
+            .iter()
+            .filter(|h| h.name == name)
+            .filter_map(|h| h.value.as_address())
+            .flat_map(mailboxes_of)
+            .collect()
+    };
+    rec.from = mailboxes(HeaderName::From).into_iter().next();
+    rec.sender = mailboxes(HeaderName::Sender).into_iter().next();
+    rec.reply_to = mailboxes(HeaderName::ReplyTo);
+    rec.to = mailboxes(HeaderName::To);
+    rec.cc = mailboxes(HeaderName::Cc);
+    rec.subject = first(HeaderName::Subject)
+        .and_then(|h| h.value.as_text())
+        .map(str::to_string);
+    rec.date = raw_of("Date");
+    rec.msg_id = first(HeaderName::MessageId).and_then(|h| ids(&h.value).into_iter().next());
+    rec.in_reply_to = first(HeaderName::InReplyTo).and_then(|h| ids(&h.value).into_iter().next());
+    rec.references = first(HeaderName::References)
+        .map(|h| ids(&h.value))
+        .unwrap_or_default();
+    rec.list_id = first(HeaderName::ListId)
+        .and_then(|h| h.value.as_address())
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .map(str::to_string)
+        .or_else(|| raw_of("List-Id"));
+    rec.user_agent = ["X-Mailer", "User-Agent"].iter().find_map(|n| {
+        root.headers
+            .iter()
+            .find(|h| h.name.as_str().eq_ignore_ascii_case(n))
+            .and_then(|h| h.value.as_text())
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+    });
+}
+
+fn mailboxes_of(addr: &Address<'_>) -> Vec<Mailbox> {
+    addr.iter()
+        .map(|a| Mailbox {
+            name: a.name().map(str::to_string),
+            address: a.address().map(str::to_string),
+        })
+        .collect()
+}
+
+/// Message identifiers (RFC 5322 §3.6.4) of a parsed header value, without
+/// angle brackets.
+fn ids(value: &HeaderValue<'_>) -> Vec<String> {
+    let list: Vec<&str> = match value {
+        HeaderValue::Text(t) => vec![t.as_ref()],
+        HeaderValue::TextList(l) => l.iter().map(|t| t.as_ref()).collect(),
+        _ => Vec::new(),
+    };
+    list.into_iter()
+        .map(|t| {
+            t.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// A raw header value as text, invalid UTF-8 replaced by U+FFFD.
+fn lossy(bytes: &[u8]) -> String {
+    match String::from_utf8_lossy(bytes) {
+        Cow::Borrowed(s) => s.to_string(),
+        Cow::Owned(s) => s,
+    }
+}
+
+/// Removes folding (RFC 5322 §2.2.3) and surrounding white space.
+fn unfold(value: &str) -> String {
+    value
+        .split(['\r', '\n'])
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("")
+        .trim()
+        .to_string()
+}
