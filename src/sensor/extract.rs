@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::SystemTime;
 
-use mail_parser::{Address, HeaderName, HeaderValue, Message, MessageParser};
+use mail_parser::{Address, HeaderName, HeaderValue, Message, MessageParser, MessagePart};
 
 use super::record::{self, Mailbox, Record};
 use super::{authsel, received};
@@ -144,8 +144,7 @@ fn read_headers(msg: &Message<'_>, input: &[u8], opts: &ExtractOptions, rec: &mu
         .and_then(|s| hops.iter().find(|(i, _)| *i > s))
         .or_else(|| hops.first());
     rec.original = record::Original {
-        mailfrom: authsel::smtp_property(&auth, "mailfrom")
-            .or_else(|| msg.return_address().map(str::to_string)),
+        mailfrom: authsel::smtp_property(&auth, "mailfrom").or_else(|| return_path(root)),
         helo: authsel::smtp_property(&auth, "helo"),
         client_ip: perimeter.and_then(|(_, hop)| hop.from_ip.clone()),
     };
@@ -199,6 +198,15 @@ fn read_headers(msg: &Message<'_>, input: &[u8], opts: &ExtractOptions, rec: &mu
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
     });
+}
+
+/// The address of the topmost `Return-Path:` (RFC 5322 §3.6.7), not
+/// mail-parser's `return_address()`, which falls back to `From:`.
+fn return_path(root: &MessagePart<'_>) -> Option<String> {
+    root.headers
+        .iter()
+        .find(|h| h.name == HeaderName::ReturnPath)
+        .and_then(|h| ids(&h.value).into_iter().next())
 }
 
 fn mailboxes_of(addr: &Address<'_>) -> Vec<Mailbox> {
