@@ -18,6 +18,92 @@ pub struct Config {
     pub milter: MilterConfig,
     /// `[dns]`: how authsense resolves names.
     pub dns: DnsConfig,
+    /// `[sensor]`: the ESMTP sink for dual-delivered copies.
+    pub sensor: SensorConfig,
+    /// `[store]`: where the sensor keeps its records.
+    pub store: StoreConfig,
+}
+
+/// `[sensor]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SensorConfig {
+    /// Address to listen on (production: `0.0.0.0:25`).
+    pub listen: SocketAddr,
+    /// Name in the greeting and EHLO reply. Default: this host's name.
+    pub hostname: Option<String>,
+    /// Gateways allowed to send copies (CIDR). Others get 554 at connect.
+    pub allow: Vec<IpNet>,
+    /// authserv-ids whose headers are trusted. Default: the milter's
+    /// authserv-id (this host's name unless configured).
+    pub trusted_authserv_ids: Vec<String>,
+    /// Largest message accepted (SIZE), in octets.
+    pub max_message_size: usize,
+    /// Recipients per message (RFC 5321 §4.5.3.1.8: at least 100).
+    pub max_recipients: usize,
+    /// Concurrent sessions.
+    pub max_sessions: usize,
+    /// Concurrent sessions from one IP address.
+    pub max_sessions_per_ip: usize,
+    /// Seconds to wait for a command (RFC 5321 §4.5.3.2.7: 5 minutes).
+    pub idle_timeout_secs: u64,
+    /// Seconds to wait for each block of DATA (§4.5.3.2.6: 3 minutes).
+    pub data_timeout_secs: u64,
+    /// Refuse MAIL before STARTTLS.
+    pub require_tls: bool,
+    /// PEM certificate chain for STARTTLS.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for STARTTLS.
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Generate a self-signed certificate at start (development).
+    pub self_signed: bool,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 2526)),
+            hostname: None,
+            allow: vec![
+                "127.0.0.0/8".parse().expect("valid CIDR"),
+                "::1/128".parse().expect("valid CIDR"),
+            ],
+            trusted_authserv_ids: Vec::new(),
+            max_message_size: 104_857_600,
+            max_recipients: 1000,
+            max_sessions: 1000,
+            max_sessions_per_ip: 200,
+            idle_timeout_secs: 300,
+            data_timeout_secs: 180,
+            require_tls: false,
+            tls_cert: None,
+            tls_key: None,
+            self_signed: false,
+        }
+    }
+}
+
+/// `[store]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// SQLite database file.
+    pub path: std::path::PathBuf,
+    /// Delete records older than this many days (0: keep everything).
+    pub retention_days: u32,
+    /// Cap on the database size in MiB (0: none); when full, copies are
+    /// answered 451 and the gateway retries.
+    pub max_size_mb: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: "authsense.db".into(),
+            retention_days: 0,
+            max_size_mb: 0,
+        }
+    }
 }
 
 /// Where the milter sits in the mail flow.

@@ -15,7 +15,10 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match cli.command {
+        Command::Run(a) => cli::run(a).await,
         Command::Milter(a) => cli::milter(a).await,
+        Command::Sensor(a) => cli::sensor(a).await,
+        Command::Messages(a) => cli::messages(a).await,
         Command::Check(a) => cli::check(a).await,
     };
     match result {

@@ -1,8 +1,205 @@
 //! The sensor: an embedded ESMTP sink that receives the dual-delivered copy
 //! of every inbound message, never bounces, reads the perimeter's
 //! authentication stamp and stores metadata (no bodies) durably.
+//!
+//! Accept loop: allowlist (554 at connect for anyone else), a global and a
+//! per-IP session cap (421), then one task per session; STARTTLS upgrades the
+//! stream and the session goes on over TLS.
 
 pub mod authsel;
+pub mod conn;
+mod data;
 pub mod extract;
 pub mod received;
 pub mod record;
+pub mod session;
+pub mod setup;
+pub mod tls;
+
+use crate::config::SensorConfig;
+use crate::store::Store;
+use conn::Conn;
+use session::{Next, SessionState, TlsInfo};
+use std::{
+    collections::HashMap,
+    future::Future,
+    io,
+    net::{IpAddr, SocketAddr},
+    sync::{Arc, Mutex},
+};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::Semaphore,
+    task::JoinSet,
+};
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+
+/// State shared by every session.
+pub struct Sensor {
+    /// `[sensor]` configuration.
+    pub config: SensorConfig,
+    /// Name in greetings.
+    pub hostname: String,
+    /// STARTTLS, if configured.
+    pub tls: Option<TlsAcceptor>,
+    /// Where records go.
+    pub store: Store,
+    /// Extraction settings (trusted authserv-ids, caps).
+    pub extract: extract::ExtractOptions,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl Sensor {
+    /// Shared state from its parts.
+    pub fn new(
+        config: SensorConfig,
+        hostname: String,
+        tls: Option<TlsAcceptor>,
+        store: Store,
+        extract: extract::ExtractOptions,
+    ) -> Self {
+        Sensor {
+            config,
+            hostname,
+            tls,
+            store,
+            extract,
+            per_ip: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn allowed(&self, ip: IpAddr) -> bool {
+        self.config.allow.iter().any(|n| n.contains(&ip))
+    }
+
+    /// Takes a per-IP slot; None if the address is at its cap.
+    fn claim(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+        let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= self.config.max_sessions_per_ip {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            sensor: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// A per-IP session slot, released on drop.
+struct IpSlot {
+    sensor: Arc<Sensor>,
+    ip: IpAddr,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut map = self.sensor.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Serves gateways on `listener` until `shutdown` completes, then waits for
+/// sessions in progress (a copy being stored is finished and answered).
+///
+/// # Errors
+/// The listener fails.
+pub async fn run(
+    listener: TcpListener,
+    sensor: Arc<Sensor>,
+    shutdown: impl Future,
+) -> io::Result<()> {
+    let sessions = Arc::new(Semaphore::new(sensor.config.max_sessions));
+    let mut tasks = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        while tasks.try_join_next().is_some() {}
+        let _ = stream.set_nodelay(true);
+        let sensor = sensor.clone();
+        let permit = sessions.clone().try_acquire_owned();
+        tasks.spawn(async move {
+            let result = match permit {
+                Ok(_permit) => connection(stream, peer, &sensor).await,
+                Err(_) => refuse(stream, "421 4.3.2 Too many connections, try again later").await,
+            };
+            if let Err(e) = result {
+                debug!(%peer, error = %e, "session ended");
+            }
+        });
+    }
+    info!(
+        sessions = tasks.len(),
+        "sensor stopping; waiting for sessions"
+    );
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(std::time::Duration::from_secs(30), drain)
+        .await
+        .is_err()
+    {
+        tasks.abort_all();
+    }
+    Ok(())
+}
+
+async fn refuse(stream: TcpStream, reply: &str) -> io::Result<()> {
+    let mut conn = Conn::new(stream);
+    conn.reply(reply).await?;
+    conn.flush().await
+}
+
+async fn connection(stream: TcpStream, peer: SocketAddr, sensor: &Arc<Sensor>) -> io::Result<()> {
+    let ip = peer.ip().to_canonical();
+    if !sensor.allowed(ip) {
+        warn!(%peer, "connection refused: address not in sensor.allow");
+        return refuse(
+            stream,
+            &format!("554 5.7.1 {ip} is not allowed to send copies to this sensor"),
+        )
+        .await;
+    }
+    let Some(_slot) = sensor.claim(ip) else {
+        return refuse(stream, "421 4.7.0 Too many connections from your address").await;
+    };
+    let mut st = SessionState::new(peer);
+    let mut conn = Conn::new(stream);
+    conn.reply(&format!("220 {} ESMTP authsense sensor", sensor.hostname))
+        .await?;
+    if let Next::Quit = session::serve(&mut conn, &mut st, sensor).await? {
+        return Ok(());
+    }
+    let Some(acceptor) = sensor.tls.clone() else {
+        return Ok(());
+    };
+    let tls = acceptor.accept(conn.into_inner()).await?;
+    let (_, server) = tls.get_ref();
+    st.start_tls(TlsInfo {
+        version: server
+            .protocol_version()
+            .map_or_else(|| "unknown".into(), |v| format!("{v:?}")),
+        cipher: server
+            .negotiated_cipher_suite()
+            .map_or_else(|| "unknown".into(), |c| format!("{:?}", c.suite())),
+    });
+    let mut conn = Conn::new(tls);
+    session::serve(&mut conn, &mut st, sensor).await?;
+    Ok(())
+}

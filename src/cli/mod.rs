@@ -1,0 +1,207 @@
+//! Command line: clap definitions; the commands live in submodules. Flags
+//! override the TOML configuration file.
+
+mod milter;
+mod sensor;
+
+pub use milter::{check, milter};
+pub use sensor::{messages, run, sensor};
+
+use crate::auth::Authenticator;
+use crate::config::{self, Config};
+use crate::milter::{listen::SocketSpec, Shared};
+use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
+use std::{net::IpAddr, net::SocketAddr, path::PathBuf, sync::Arc};
+
+/// authsense: perimeter mail authentication stamped as
+/// X-Agari-Authentication-Results (milter for Postfix and Sendmail), and a
+/// sensor that turns a copy of every inbound message into metadata.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run milter and sensor together on the embedded defaults (milter on
+    /// inet:127.0.0.1:8891, sensor SMTP on 127.0.0.1:2526, store ./authsense.db).
+    Run(RunArgs),
+    /// Serve the milter protocol to Postfix/Sendmail: evaluate SPF, delete
+    /// forged authentication headers, stamp X-Agari-Authentication-Results.
+    ///
+    /// Postfix: smtpd_milters = inet:127.0.0.1:8891 (and milter_default_action = accept
+    /// if mail must flow while authsense is down).
+    Milter(MilterArgs),
+    /// Receive dual-delivered copies over SMTP and store their metadata.
+    Sensor(SensorArgs),
+    /// Print stored records (newest first), as a table or JSON lines.
+    Messages(MessagesArgs),
+    /// Print the header(s) the milter would stamp for a client, HELO name and
+    /// sender, without sending mail (uses the same configuration and DNS).
+    Check(CheckArgs),
+}
+
+/// Options shared by every command.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// TOML configuration file (see examples/authsense.toml); flags override it.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// authserv-id to stamp and to recognise forged headers by (default: this host's name).
+    #[arg(long, value_name = "ID")]
+    pub authserv_id: Option<String>,
+    /// DNS server as IP or IP:PORT instead of /etc/resolv.conf (repeatable).
+    #[arg(long = "nameserver", value_name = "IP:PORT", value_parser = config::parse_nameserver)]
+    pub nameservers: Vec<SocketAddr>,
+}
+
+/// `authsense milter`.
+#[derive(Debug, Args)]
+pub struct MilterArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Socket: inet:HOST:PORT, inet:PORT@HOST or unix:/path [default: inet:127.0.0.1:8891].
+    #[arg(short, long, value_name = "SOCKET")]
+    listen: Option<SocketSpec>,
+}
+
+/// Sensor options (also taken by `run`).
+#[derive(Debug, Args)]
+pub struct SensorOpts {
+    /// SQLite database file [default: ./authsense.db].
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Trust authentication headers with this authserv-id (repeatable)
+    /// [default: the milter's authserv-id].
+    #[arg(long = "trusted-authserv-id", value_name = "ID")]
+    trusted_authserv_ids: Vec<String>,
+    /// Gateway network allowed to send copies, CIDR (repeatable) [default: loopback].
+    #[arg(long = "allow", value_name = "CIDR")]
+    allow: Vec<IpNet>,
+    /// Offer STARTTLS with a self-signed certificate generated at start.
+    #[arg(long)]
+    self_signed: bool,
+}
+
+/// `authsense sensor`.
+#[derive(Debug, Args)]
+pub struct SensorArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    sensor: SensorOpts,
+    /// SMTP address to listen on [default: 127.0.0.1:2526; production: 0.0.0.0:25].
+    #[arg(short, long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+}
+
+/// `authsense run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    sensor: SensorOpts,
+    /// Milter socket [default: inet:127.0.0.1:8891].
+    #[arg(long, value_name = "SOCKET")]
+    milter_listen: Option<SocketSpec>,
+    /// Sensor SMTP address [default: 127.0.0.1:2526].
+    #[arg(long, value_name = "ADDR")]
+    sensor_listen: Option<SocketAddr>,
+}
+
+/// `authsense messages`.
+#[derive(Debug, Args)]
+pub struct MessagesArgs {
+    /// TOML configuration file (for the store path).
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// SQLite database file [default: ./authsense.db].
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Only records received since this time: RFC 3339 (2026-11-27T10:00:00Z)
+    /// or an age such as 2h, 30min, 7days.
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Original sender or From address contains this (case-insensitive).
+    #[arg(long)]
+    sender: Option<String>,
+    /// A recipient (envelope, To or Cc) contains this.
+    #[arg(long)]
+    recipient: Option<String>,
+    /// Subject contains this.
+    #[arg(long)]
+    subject: Option<String>,
+    /// SPF result (pass, fail, softfail, neutral, none, temperror, permerror, unknown).
+    #[arg(long)]
+    spf: Option<String>,
+    /// At most this many records.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// One JSON object per line (the stored record).
+    #[arg(long)]
+    json: bool,
+}
+
+/// `authsense check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// SMTP client IP address (IPv4 or IPv6).
+    #[arg(long)]
+    ip: IpAddr,
+    /// HELO/EHLO name the client gave.
+    #[arg(long)]
+    helo: String,
+    /// MAIL FROM address; "" or "<>" for the null reverse-path.
+    #[arg(long, value_name = "ADDR")]
+    from: String,
+}
+
+impl CommonArgs {
+    /// Loads the file (if any) and applies the flags.
+    pub fn config(&self) -> Result<Config, String> {
+        let mut cfg = load(self.config.as_deref())?;
+        if let Some(id) = &self.authserv_id {
+            cfg.milter.authserv_id = Some(id.clone());
+        }
+        if !self.nameservers.is_empty() {
+            cfg.dns.nameservers = self.nameservers.clone();
+        }
+        Ok(cfg)
+    }
+
+    fn shared(&self, cfg: &Config) -> Result<Arc<Shared>, String> {
+        let auth = Authenticator::new(&cfg.dns)?;
+        Ok(Arc::new(Shared::new(cfg.milter.clone(), auth)))
+    }
+}
+
+fn load(path: Option<&std::path::Path>) -> Result<Config, String> {
+    match path {
+        Some(path) => Config::load(path).map_err(|e| e.to_string()),
+        None => Ok(Config::default()),
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

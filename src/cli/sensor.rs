@@ -1,0 +1,155 @@
+//! `authsense sensor`, `authsense run` (milter + sensor) and
+//! `authsense messages`.
+
+use super::{load, shutdown_signal, MessagesArgs, RunArgs, SensorArgs, SensorOpts};
+use crate::config::Config;
+use crate::milter::{self as m, listen::MilterListener};
+use crate::sensor::{self, setup};
+use crate::store::{Filter, Store, StoreOptions};
+use std::time::{Duration, SystemTime};
+use tokio::{net::TcpListener, sync::watch};
+use tracing::info;
+
+impl SensorOpts {
+    fn apply(&self, cfg: &mut Config) {
+        if let Some(db) = &self.db {
+            cfg.store.path = db.clone();
+        }
+        if !self.trusted_authserv_ids.is_empty() {
+            cfg.sensor.trusted_authserv_ids = self.trusted_authserv_ids.clone();
+        }
+        if !self.allow.is_empty() {
+            cfg.sensor.allow = self.allow.clone();
+        }
+        cfg.sensor.self_signed |= self.self_signed;
+    }
+}
+
+/// Binds and runs the sensor until `stop` flips.
+async fn serve_sensor(cfg: &Config, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+    let built = setup::build(cfg)?;
+    let addr = cfg.sensor.listen;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let s = built.sensor.clone();
+    info!(listen = %addr, db = %cfg.store.path.display(), trusted_authserv_ids = ?s.extract.trusted_authserv_ids, tls = s.tls.is_some(), "authsense sensor started");
+    if let Some(pem) = &built.self_signed_pem {
+        info!("self-signed certificate:\n{pem}");
+    }
+    sensor::run(listener, s, async move {
+        let _ = stop.wait_for(|v| *v).await;
+    })
+    .await
+    .map_err(|e| format!("sensor stopped: {e}"))?;
+    let store = built.sensor.store.clone();
+    drop(built);
+    store.close().await.map_err(|e| e.to_string())?;
+    info!("authsense sensor stopped");
+    Ok(())
+}
+
+/// `authsense sensor`.
+pub async fn sensor(args: SensorArgs) -> Result<(), String> {
+    let mut cfg = args.common.config()?;
+    args.sensor.apply(&mut cfg);
+    if let Some(l) = args.listen {
+        cfg.sensor.listen = l;
+    }
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = tx.send(true);
+    });
+    serve_sensor(&cfg, rx).await
+}
+
+/// `authsense run`: milter and sensor in one process.
+pub async fn run(args: RunArgs) -> Result<(), String> {
+    let mut cfg = args.common.config()?;
+    args.sensor.apply(&mut cfg);
+    if let Some(l) = args.milter_listen {
+        cfg.milter.listen = l;
+    }
+    if let Some(l) = args.sensor_listen {
+        cfg.sensor.listen = l;
+    }
+    let spec = cfg.milter.listen.clone();
+    let listener = MilterListener::bind(&spec, cfg.milter.socket_mode)
+        .await
+        .map_err(|e| format!("cannot listen on {spec}: {e}"))?;
+    let shared = args.common.shared(&cfg)?;
+    info!(listen = %spec, authserv_id = %shared.authserv_id, "authsense milter started");
+    let (tx, rx) = watch::channel(false);
+    let mut milter_stop = rx.clone();
+    let milter = tokio::spawn(m::run(listener, shared, async move {
+        let _ = milter_stop.wait_for(|v| *v).await;
+    }));
+    let sensor = serve_sensor(&cfg, rx);
+    tokio::pin!(sensor);
+    let result = tokio::select! {
+        r = &mut sensor => r,
+        _ = shutdown_signal() => {
+            let _ = tx.send(true);
+            sensor.await
+        }
+    };
+    let _ = tx.send(true);
+    let _ = milter.await;
+    if let m::listen::SocketSpec::Unix(path) = &spec {
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+/// Parses `--since`: RFC 3339, or an age (`2h`, `7days`).
+fn parse_since(s: &str) -> Result<SystemTime, String> {
+    if let Ok(t) = humantime::parse_rfc3339_weak(s) {
+        return Ok(t);
+    }
+    let age: Duration = humantime::parse_duration(s).map_err(|_| {
+        format!("--since {s:?}: want RFC 3339 (2026-11-27T10:00:00Z) or an age (2h, 7days)")
+    })?;
+    SystemTime::now()
+        .checked_sub(age)
+        .ok_or_else(|| format!("--since {s:?} is too far back"))
+}
+
+/// `authsense messages`.
+pub async fn messages(args: MessagesArgs) -> Result<(), String> {
+    let mut cfg = load(args.config.as_deref())?;
+    if let Some(db) = &args.db {
+        cfg.store.path = db.clone();
+    }
+    if !cfg.store.path.exists() {
+        return Err(format!("no database at {}", cfg.store.path.display()));
+    }
+    let filter = Filter {
+        since: args.since.as_deref().map(parse_since).transpose()?,
+        sender: args.sender,
+        recipient: args.recipient,
+        subject: args.subject,
+        spf: args.spf,
+        limit: Some(args.limit),
+        ..Filter::default()
+    };
+    let store = Store::open(&cfg.store.path, StoreOptions::default()).map_err(|e| e.to_string())?;
+    let records = store.query(&filter).map_err(|e| e.to_string())?;
+    for r in &records {
+        if args.json {
+            println!("{}", serde_json::to_string(r).map_err(|e| e.to_string())?);
+        } else {
+            println!(
+                "{:>6} {} {:<15} spf={:<9} src={:<22} from={} subject={}",
+                r.id.unwrap_or_default(),
+                r.ts,
+                r.gateway.ip,
+                r.auth.spf.as_ref().map_or("-", |m| m.result.as_str()),
+                format!("{:?}", r.auth.source),
+                r.original.mailfrom.as_deref().unwrap_or("-"),
+                r.subject.as_deref().unwrap_or("-"),
+            );
+        }
+    }
+    store.close().await.map_err(|e| e.to_string())
+}

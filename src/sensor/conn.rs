@@ -1,0 +1,190 @@
+//! SMTP framing over one stream: command lines with the RFC 5321 §4.5.3.1
+//! length limit (excess discarded, not buffered), DATA with dot-unstuffing,
+//! a size cap that keeps reading but stops buffering, and counts of bare LF
+//! and NUL octets. Replies are buffered and flushed only when no pipelined
+//! input is waiting (RFC 2920).
+
+use std::{io, time::Duration};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+
+/// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with CRLF.
+pub const MAX_COMMAND_LINE: usize = 512;
+
+/// One read command line.
+pub enum Line {
+    /// The line, with its line ending.
+    Ok(Vec<u8>),
+    /// Longer than the limit; the rest was discarded up to the line end.
+    TooLong,
+}
+
+/// A message received by DATA.
+#[derive(Default)]
+pub struct Data {
+    /// The unstuffed message, up to the size cap.
+    pub bytes: Vec<u8>,
+    /// It exceeded the cap: `bytes` is incomplete and must not be used.
+    pub oversize: bool,
+    /// Lines ended by LF without CR.
+    pub bare_lf: u32,
+    /// NUL octets.
+    pub nul: u32,
+}
+
+/// A framed SMTP connection.
+pub struct Conn<S> {
+    stream: BufReader<BufWriter<S>>,
+}
+
+/// The peer went away or the stream failed.
+pub fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed by peer")
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    /// Wraps a stream.
+    pub fn new(stream: S) -> Self {
+        Conn {
+            stream: BufReader::with_capacity(
+                16 * 1024,
+                BufWriter::with_capacity(16 * 1024, stream),
+            ),
+        }
+    }
+
+    /// Gives the stream back (for STARTTLS). Buffered input is dropped: after
+    /// STARTTLS nothing sent in plaintext may be acted on (RFC 3207 §4.2).
+    pub fn into_inner(self) -> S {
+        self.stream.into_inner().into_inner()
+    }
+
+    /// Input already received and not yet read.
+    pub fn has_pending_input(&self) -> bool {
+        !self.stream.buffer().is_empty()
+    }
+
+    /// Queues a reply line (without CRLF).
+    pub async fn reply(&mut self, line: &str) -> io::Result<()> {
+        let w = self.stream.get_mut();
+        w.write_all(line.as_bytes()).await?;
+        w.write_all(b"\r\n").await
+    }
+
+    /// Sends queued replies now.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        self.stream.get_mut().flush().await
+    }
+
+    /// Reads one command line within `timeout`, flushing replies first if
+    /// the client is waiting for them.
+    pub async fn read_line(&mut self, timeout: Duration) -> io::Result<Line> {
+        if !self.has_pending_input() {
+            self.flush().await?;
+        }
+        tokio::time::timeout(timeout, self.read_line_inner())
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "command timeout"))?
+    }
+
+    async fn read_line_inner(&mut self) -> io::Result<Line> {
+        let mut line = Vec::new();
+        let mut too_long = false;
+        loop {
+            let buf = self.stream.fill_buf().await?;
+            if buf.is_empty() {
+                return Err(closed());
+            }
+            let (chunk, done) = match memchr(b'\n', buf) {
+                Some(i) => (&buf[..=i], true),
+                None => (buf, false),
+            };
+            let n = chunk.len();
+            if !too_long {
+                if line.len() + n > MAX_COMMAND_LINE {
+                    too_long = true;
+                    line.clear();
+                } else {
+                    line.extend_from_slice(chunk);
+                }
+            }
+            self.stream.consume(n);
+            if done {
+                return Ok(if too_long {
+                    Line::TooLong
+                } else {
+                    Line::Ok(line)
+                });
+            }
+        }
+    }
+
+    /// Reads message data up to the terminating `.` line (CRLF.CRLF only,
+    /// so a bare-LF dot cannot end the message early: no SMTP smuggling).
+    /// Each read must arrive within `timeout`.
+    pub async fn read_data(&mut self, max: usize, timeout: Duration) -> io::Result<Data> {
+        let mut data = Data::default();
+        // The current line so far; `spilled` once part of it was passed on
+        // (then it can be neither the terminator nor dot-stuffed any more).
+        let mut cur: Vec<u8> = Vec::new();
+        let mut spilled = false;
+        loop {
+            let buf = tokio::time::timeout(timeout, self.stream.fill_buf())
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "data timeout"))??;
+            if buf.is_empty() {
+                return Err(closed());
+            }
+            let (chunk, eol) = match memchr(b'\n', buf) {
+                Some(i) => (&buf[..=i], true),
+                None => (buf, false),
+            };
+            cur.extend_from_slice(chunk);
+            let n = chunk.len();
+            self.stream.consume(n);
+            if eol {
+                if !spilled && cur == b".\r\n" {
+                    return Ok(data);
+                }
+                if !cur.ends_with(b"\r\n") {
+                    data.bare_lf += 1;
+                }
+                let text = if !spilled && cur.first() == Some(&b'.') {
+                    &cur[1..]
+                } else {
+                    &cur[..]
+                };
+                data.take(text, max);
+                cur.clear();
+                spilled = false;
+            } else if cur.len() >= 4096 {
+                let text = if !spilled && cur.first() == Some(&b'.') {
+                    &cur[1..]
+                } else {
+                    &cur[..]
+                };
+                data.take(text, max);
+                cur.clear();
+                spilled = true;
+            }
+        }
+    }
+}
+
+impl Data {
+    fn take(&mut self, text: &[u8], max: usize) {
+        self.nul += text.iter().filter(|&&b| b == 0).count() as u32;
+        if self.oversize {
+            return;
+        }
+        if self.bytes.len() + text.len() > max {
+            self.oversize = true;
+            self.bytes = Vec::new();
+        } else {
+            self.bytes.extend_from_slice(text);
+        }
+    }
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == needle)
+}

@@ -1,0 +1,117 @@
+//! DATA: receive the copy, extract its metadata off the async threads, and
+//! answer 250 only once the record is durably committed — 451 if it could
+//! not be (the gateway keeps the copy queued and retries: nothing is lost).
+
+use super::conn::Conn;
+use super::extract::{self, Envelope};
+use super::record::Gateway;
+use super::session::SessionState;
+use super::Sensor;
+use std::{
+    io,
+    sync::atomic::{AtomicU64, Ordering},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tracing::{info, warn};
+
+/// A unique id for each copy: receive time, process and sequence number.
+fn new_uid(now: SystemTime) -> String {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let ms = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{ms:011x}{:05x}{:06x}",
+        std::process::id() & 0xfffff,
+        seq & 0xff_ffff
+    )
+}
+
+/// Handles the DATA command and the message that follows.
+pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    st: &mut SessionState,
+    sensor: &Sensor,
+) -> io::Result<()> {
+    let Some(tx) = st.tx.take() else {
+        return conn.reply("503 5.5.1 Need MAIL and RCPT before DATA").await;
+    };
+    if tx.rcpt_to.is_empty() {
+        return conn.reply("554 5.5.1 No valid recipients").await;
+    }
+    conn.reply("354 End data with <CR><LF>.<CR><LF>").await?;
+    conn.flush().await?;
+    let timeout = Duration::from_secs(sensor.config.data_timeout_secs);
+    let data = match conn
+        .read_data(sensor.config.max_message_size, timeout)
+        .await
+    {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+            conn.reply("421 4.4.2 Data timeout, closing connection")
+                .await?;
+            conn.flush().await?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    if data.oversize {
+        return conn
+            .reply("552 5.3.4 Message size exceeds fixed maximum message size")
+            .await;
+    }
+    let started = Instant::now();
+    let received_at = SystemTime::now();
+    let uid = new_uid(received_at);
+    let env = Envelope {
+        uid: uid.clone(),
+        received_at,
+        gateway: Gateway {
+            ip: st.peer.ip().to_canonical().to_string(),
+            port: st.peer.port(),
+            helo: st.helo.clone().unwrap_or_default(),
+            tls: st.tls.is_some(),
+            tls_version: st.tls.as_ref().map(|t| t.version.clone()),
+            tls_cipher: st.tls.as_ref().map(|t| t.cipher.clone()),
+        },
+        mailfrom: tx.mail_from,
+        rcptto: tx.rcpt_to,
+    };
+    let opts = sensor.extract.clone();
+    let size = data.bytes.len();
+    let record =
+        tokio::task::spawn_blocking(move || extract::extract(&data.bytes, env, &opts)).await;
+    let record = match record {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(%uid, gateway = %st.peer, error = %e, "metadata extraction failed");
+            return conn
+                .reply("451 4.3.0 Internal error, try again later")
+                .await;
+        }
+    };
+    let (spf, source, sender) = (
+        record
+            .auth
+            .spf
+            .as_ref()
+            .map_or("-".to_string(), |m| m.result.clone()),
+        format!("{:?}", record.auth.source),
+        record.original.mailfrom.clone().unwrap_or_default(),
+    );
+    let rcpts = record.rcptto.len();
+    match sensor.store.insert(record).await {
+        Ok(id) => {
+            info!(%uid, id, gateway = %st.peer, size, rcpts, auth_source = %source, spf = %spf, original_mailfrom = %sender, elapsed_us = started.elapsed().as_micros() as u64, "copy stored");
+            conn.reply(&format!("250 2.0.0 Ok: stored as {uid}")).await
+        }
+        Err(e) => {
+            warn!(%uid, gateway = %st.peer, error = %e, "store failed, copy refused with 451");
+            conn.reply("451 4.3.0 Storage unavailable, try again later")
+                .await
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The SMTP conversation with a gateway (RFC 5321), one command at a time:
+//! EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, VRFY, HELP, QUIT and STARTTLS.
+//! Bad commands get 500/501/503 and the session goes on. Our own failures
+//! answer 4xx: a copy is never bounced.
+
+use super::conn::{Conn, Line};
+use super::{data, Sensor};
+use smtp_proto::{Error as ProtoError, Request};
+use std::{io, net::SocketAddr, time::Duration};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// TLS parameters of the session, once STARTTLS completed.
+#[derive(Debug, Clone)]
+pub struct TlsInfo {
+    /// Protocol version, e.g. `TLSv1_3`.
+    pub version: String,
+    /// Cipher suite.
+    pub cipher: String,
+}
+
+/// What the connection handler does after [`serve`] returns.
+pub enum Next {
+    /// The client said QUIT (or was told to go away).
+    Quit,
+    /// STARTTLS accepted: upgrade the stream and serve again.
+    StartTls,
+}
+
+/// The current mail transaction.
+pub struct Transaction {
+    /// MAIL FROM address.
+    pub mail_from: String,
+    /// RCPT TO addresses.
+    pub rcpt_to: Vec<String>,
+}
+
+/// State of one session, kept across STARTTLS (then reset, RFC 3207 §4.2).
+pub struct SessionState {
+    /// The gateway's address.
+    pub peer: SocketAddr,
+    /// HELO/EHLO name.
+    pub helo: Option<String>,
+    /// Set after STARTTLS.
+    pub tls: Option<TlsInfo>,
+    /// The transaction in progress.
+    pub tx: Option<Transaction>,
+}
+
+impl SessionState {
+    /// A new session from `peer`.
+    pub fn new(peer: SocketAddr) -> Self {
+        SessionState {
+            peer,
+            helo: None,
+            tls: None,
+            tx: None,
+        }
+    }
+
+    /// After the TLS handshake: forget everything learnt in plaintext.
+    pub fn start_tls(&mut self, info: TlsInfo) {
+        self.helo = None;
+        self.tx = None;
+        self.tls = Some(info);
+    }
+}
+
+/// Serves commands until QUIT, STARTTLS or an I/O error.
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    st: &mut SessionState,
+    sensor: &Sensor,
+) -> io::Result<Next> {
+    let idle = Duration::from_secs(sensor.config.idle_timeout_secs);
+    loop {
+        let line = match conn.read_line(idle).await {
+            Ok(Line::Ok(line)) => line,
+            Ok(Line::TooLong) => {
+                conn.reply("500 5.5.2 Line too long").await?;
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                conn.reply("421 4.4.2 Idle timeout, closing connection")
+                    .await?;
+                conn.flush().await?;
+                return Ok(Next::Quit);
+            }
+            Err(e) => return Err(e),
+        };
+        let request = Request::parse(&mut line.iter());
+        match request {
+            Ok(Request::Ehlo { host }) => ehlo(conn, st, sensor, &host, true).await?,
+            Ok(Request::Helo { host }) => ehlo(conn, st, sensor, &host, false).await?,
+            Ok(Request::Lhlo { .. }) => conn.reply("500 5.5.1 LHLO is for LMTP").await?,
+            Ok(Request::Mail { from }) => {
+                let reply = mail(st, sensor, &from.address, from.size);
+                conn.reply(&reply).await?
+            }
+            Ok(Request::Rcpt { to }) => {
+                let reply = rcpt(st, sensor, &to.address);
+                conn.reply(reply).await?
+            }
+            Ok(Request::Data) => data::receive(conn, st, sensor).await?,
+            Ok(Request::Rset) => {
+                st.tx = None;
+                conn.reply("250 2.0.0 Ok").await?
+            }
+            Ok(Request::Noop { .. }) => conn.reply("250 2.0.0 Ok").await?,
+            Ok(Request::Vrfy { .. }) => conn.reply("252 2.5.2 Cannot VRFY user").await?,
+            Ok(Request::Help { .. }) => {
+                conn.reply("214 2.0.0 authsense sensor: https://www.rfc-editor.org/rfc/rfc5321")
+                    .await?
+            }
+            Ok(Request::Quit) => {
+                conn.reply("221 2.0.0 Bye").await?;
+                conn.flush().await?;
+                return Ok(Next::Quit);
+            }
+            Ok(Request::StartTls) => {
+                if st.tls.is_some() {
+                    conn.reply("503 5.5.1 TLS already active").await?;
+                } else if sensor.tls.is_none() {
+                    conn.reply("502 5.5.1 STARTTLS not available").await?;
+                } else {
+                    conn.reply("220 2.0.0 Ready to start TLS").await?;
+                    conn.flush().await?;
+                    return Ok(Next::StartTls);
+                }
+            }
+            Ok(Request::Auth { .. }) => conn.reply("502 5.5.1 AUTH not supported").await?,
+            Ok(_) => conn.reply("502 5.5.1 Command not implemented").await?,
+            Err(e) => conn.reply(&syntax_reply(&e)).await?,
+        }
+    }
+}
+
+fn syntax_reply(e: &ProtoError) -> String {
+    match e {
+        ProtoError::UnknownCommand => "500 5.5.2 Command unrecognized".into(),
+        ProtoError::InvalidSenderAddress => "501 5.1.7 Bad sender address syntax".into(),
+        ProtoError::InvalidRecipientAddress => "501 5.1.3 Bad recipient address syntax".into(),
+        ProtoError::SyntaxError { syntax } => format!("501 5.5.4 Syntax: {syntax}"),
+        ProtoError::InvalidParameter { param } => format!("501 5.5.4 Invalid parameter {param}"),
+        ProtoError::UnsupportedParameter { param } => {
+            format!(
+                "555 5.5.4 Unsupported parameter {}",
+                param.replace(['\r', '\n'], "")
+            )
+        }
+        _ => "500 5.5.2 Syntax error".into(),
+    }
+}
+
+async fn ehlo<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    st: &mut SessionState,
+    sensor: &Sensor,
+    host: &str,
+    extended: bool,
+) -> io::Result<()> {
+    st.helo = Some(host.to_string());
+    st.tx = None;
+    let name = &sensor.hostname;
+    if !extended {
+        return conn.reply(&format!("250 {name}")).await;
+    }
+    let mut lines = vec![
+        name.to_string(),
+        "PIPELINING".into(),
+        format!("SIZE {}", sensor.config.max_message_size),
+        "8BITMIME".into(),
+        "SMTPUTF8".into(),
+        "ENHANCEDSTATUSCODES".into(),
+    ];
+    if sensor.tls.is_some() && st.tls.is_none() {
+        lines.push("STARTTLS".into());
+    }
+    let last = lines.len() - 1;
+    for (i, l) in lines.iter().enumerate() {
+        let sep = if i == last { ' ' } else { '-' };
+        conn.reply(&format!("250{sep}{l}")).await?;
+    }
+    Ok(())
+}
+
+fn mail(st: &mut SessionState, sensor: &Sensor, from: &str, size: usize) -> String {
+    if st.helo.is_none() {
+        return "503 5.5.1 Send EHLO or HELO first".into();
+    }
+    if sensor.config.require_tls && st.tls.is_none() {
+        return "530 5.7.0 Must issue a STARTTLS command first".into();
+    }
+    if st.tx.is_some() {
+        return "503 5.5.1 Nested MAIL command".into();
+    }
+    if size > sensor.config.max_message_size {
+        return "552 5.3.4 Message size exceeds fixed maximum message size".into();
+    }
+    st.tx = Some(Transaction {
+        mail_from: from.to_string(),
+        rcpt_to: Vec::new(),
+    });
+    "250 2.1.0 Ok".into()
+}
+
+fn rcpt(st: &mut SessionState, sensor: &Sensor, to: &str) -> &'static str {
+    let Some(tx) = st.tx.as_mut() else {
+        return "503 5.5.1 Need MAIL before RCPT";
+    };
+    if tx.rcpt_to.len() >= sensor.config.max_recipients {
+        return "452 4.5.3 Too many recipients";
+    }
+    tx.rcpt_to.push(to.to_string());
+    "250 2.1.5 Ok"
+}

@@ -1,0 +1,64 @@
+//! Builds a [`Sensor`] from the configuration: host name, trusted
+//! authserv-ids, TLS, and the store.
+
+use super::{extract::ExtractOptions, tls, Sensor};
+use crate::config::Config;
+use crate::store::{Store, StoreOptions};
+use std::sync::Arc;
+
+/// A ready sensor, and the PEM of its self-signed certificate if one was
+/// generated (so a client can be told to trust it).
+pub struct Built {
+    /// Shared sensor state.
+    pub sensor: Arc<Sensor>,
+    /// Self-signed certificate, PEM.
+    pub self_signed_pem: Option<String>,
+}
+
+/// Opens the store and sets up TLS as configured.
+///
+/// # Errors
+/// The store cannot be opened or the TLS files are unusable; the message
+/// names the file.
+pub fn build(cfg: &Config) -> Result<Built, String> {
+    let sc = &cfg.sensor;
+    let hostname = sc.hostname.clone().unwrap_or_else(crate::host_name);
+    let trusted = if sc.trusted_authserv_ids.is_empty() {
+        vec![cfg
+            .milter
+            .authserv_id
+            .clone()
+            .unwrap_or_else(crate::host_name)]
+    } else {
+        sc.trusted_authserv_ids.clone()
+    };
+    let (tls, self_signed_pem) = match (&sc.tls_cert, &sc.tls_key, sc.self_signed) {
+        (Some(cert), Some(key), _) => (Some(tls::from_files(cert, key)?), None),
+        (Some(_), None, _) | (None, Some(_), _) => {
+            return Err("sensor.tls_cert and sensor.tls_key must be given together".into())
+        }
+        (None, None, true) => {
+            let (acceptor, pem) = tls::self_signed(&hostname)?;
+            (Some(acceptor), Some(pem))
+        }
+        (None, None, false) => (None, None),
+    };
+    if sc.require_tls && tls.is_none() {
+        return Err("sensor.require_tls needs tls_cert/tls_key or self_signed".into());
+    }
+    let st = &cfg.store;
+    let opts = StoreOptions {
+        retention_days: (st.retention_days > 0).then_some(st.retention_days),
+        max_db_bytes: (st.max_size_mb > 0).then_some(st.max_size_mb * 1024 * 1024),
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&st.path, opts).map_err(|e| e.to_string())?;
+    let extract = ExtractOptions {
+        trusted_authserv_ids: trusted,
+        ..ExtractOptions::default()
+    };
+    Ok(Built {
+        sensor: Arc::new(Sensor::new(sc.clone(), hostname, tls, store, extract)),
+        self_signed_pem,
+    })
+}
