@@ -45,6 +45,9 @@ pub struct SensorConfig {
     pub max_sessions: usize,
     /// Concurrent sessions from one IP address.
     pub max_sessions_per_ip: usize,
+    /// Memory for messages being received and parsed, all sessions
+    /// together, in MiB; beyond it a copy gets 452 4.3.1 and is retried.
+    pub spool_mb: usize,
     /// Seconds to wait for a command (RFC 5321 §4.5.3.2.7: 5 minutes).
     pub idle_timeout_secs: u64,
     /// Seconds to wait for each block of DATA (§4.5.3.2.6: 3 minutes).
@@ -73,6 +76,7 @@ impl Default for SensorConfig {
             max_recipients: 1000,
             max_sessions: 1000,
             max_sessions_per_ip: 200,
+            spool_mb: 1024,
             idle_timeout_secs: 300,
             data_timeout_secs: 180,
             require_tls: false,

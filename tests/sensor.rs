@@ -370,3 +370,58 @@ async fn swaks_plain_pipelined_and_tls() {
         assert_eq!(r.original.mailfrom.as_deref(), Some("x@softfail.example"));
     }
 }
+
+#[tokio::test]
+async fn full_spool_defers_with_452_and_recovers() {
+    let mut c0 = cfg();
+    c0.sensor.spool_mb = 1;
+    let s = TestSensor::spawn(c0).await;
+    let mut c = Client::connect(s.addr).await;
+    c.reply().await;
+    ehlo(&mut c).await;
+    c.cmd("MAIL FROM:<b@gw.example.com>").await;
+    c.cmd("RCPT TO:<a@example.net>").await;
+    c.cmd("DATA").await;
+    // 2 MiB of body against a 1 MiB spool.
+    let line = format!("{}\r\n", "q".repeat(1022));
+    c.send(&format!("Subject: huge\r\n\r\n{}.\r\n", line.repeat(2048)))
+        .await;
+    let r = c.reply().await;
+    assert!(r.starts_with("452 4.3.1"), "{r}");
+    // The space was given back: a small copy goes through.
+    c.cmd("MAIL FROM:<b@gw.example.com>").await;
+    c.cmd("RCPT TO:<a@example.net>").await;
+    c.cmd("DATA").await;
+    c.send("Subject: small\r\n\r\nok\r\n.\r\n").await;
+    assert_eq!(&c.reply().await[..3], "250");
+    c.cmd("QUIT").await;
+    assert_eq!(all(&s.stop().await).len(), 1);
+}
+
+#[tokio::test]
+async fn per_ip_session_cap() {
+    let mut c0 = cfg();
+    c0.sensor.max_sessions_per_ip = 2;
+    let s = TestSensor::spawn(c0).await;
+    let mut a = Client::connect(s.addr).await;
+    let mut b = Client::connect(s.addr).await;
+    assert!(a.reply().await.starts_with("220"));
+    assert!(b.reply().await.starts_with("220"));
+    let mut third = Client::connect(s.addr).await;
+    assert!(third.reply().await.starts_with("421 4.7.0"));
+    a.cmd("QUIT").await;
+    drop(a);
+    // The slot is released when a session ends (bounded wait).
+    let mut ok = false;
+    for _ in 0..50 {
+        let mut d = Client::connect(s.addr).await;
+        if d.reply().await.starts_with("220") {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(ok, "slot never released");
+    b.cmd("QUIT").await;
+    s.stop().await;
+}

@@ -145,7 +145,7 @@ pub async fn messages(args: MessagesArgs) -> Result<(), String> {
                 r.ts,
                 r.gateway.ip,
                 r.auth.spf.as_ref().map_or("-", |m| m.result.as_str()),
-                format!("{:?}", r.auth.source),
+                r.auth.source.as_str(),
                 r.original.mailfrom.as_deref().unwrap_or("-"),
                 r.subject.as_deref().unwrap_or("-"),
             );

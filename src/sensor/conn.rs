@@ -4,8 +4,9 @@
 //! and NUL octets. Replies are buffered and flushed only when no pipelined
 //! input is waiting (RFC 2920).
 
-use std::{io, time::Duration};
+use std::{io, sync::Arc, time::Duration};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with CRLF.
 pub const MAX_COMMAND_LINE: usize = 512;
@@ -29,6 +30,10 @@ pub struct Data {
     pub bare_lf: u32,
     /// NUL octets.
     pub nul: u32,
+    /// The shared spool had no room: `bytes` is incomplete.
+    pub spool_full: bool,
+    /// Spool space held for `bytes` (KiB permits), released on drop.
+    pub spool: Option<OwnedSemaphorePermit>,
 }
 
 /// A framed SMTP connection.
@@ -121,7 +126,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// Reads message data up to the terminating `.` line (CRLF.CRLF only,
     /// so a bare-LF dot cannot end the message early: no SMTP smuggling).
     /// Each read must arrive within `timeout`.
-    pub async fn read_data(&mut self, max: usize, timeout: Duration) -> io::Result<Data> {
+    pub async fn read_data(
+        &mut self,
+        max: usize,
+        spool: &Arc<Semaphore>,
+        timeout: Duration,
+    ) -> io::Result<Data> {
         let mut data = Data::default();
         // The current line so far; `spilled` once part of it was passed on
         // (then it can be neither the terminator nor dot-stuffed any more).
@@ -153,7 +163,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 } else {
                     &cur[..]
                 };
-                data.take(text, max);
+                data.take(text, max, spool);
                 cur.clear();
                 spilled = false;
             } else if cur.len() >= 4096 {
@@ -162,7 +172,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 } else {
                     &cur[..]
                 };
-                data.take(text, max);
+                data.take(text, max, spool);
                 cur.clear();
                 spilled = true;
             }
@@ -171,16 +181,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 }
 
 impl Data {
-    fn take(&mut self, text: &[u8], max: usize) {
+    /// Usable: neither over the size cap nor cut short by the spool.
+    pub fn complete(&self) -> bool {
+        !self.oversize && !self.spool_full
+    }
+
+    fn take(&mut self, text: &[u8], max: usize, spool: &Arc<Semaphore>) {
         self.nul += text.iter().filter(|&&b| b == 0).count() as u32;
-        if self.oversize {
+        if !self.complete() {
             return;
         }
-        if self.bytes.len() + text.len() > max {
+        let len = self.bytes.len() + text.len();
+        if len > max {
             self.oversize = true;
-            self.bytes = Vec::new();
+        } else if !self.reserve(len, spool) {
+            self.spool_full = true;
         } else {
             self.bytes.extend_from_slice(text);
+            return;
+        }
+        self.bytes = Vec::new();
+        self.spool = None;
+    }
+
+    /// Holds spool space for `len` bytes (in KiB units).
+    fn reserve(&mut self, len: usize, spool: &Arc<Semaphore>) -> bool {
+        let want = len.div_ceil(1024) as u32;
+        let held = self.spool.as_ref().map_or(0, |p| p.num_permits() as u32);
+        if want <= held {
+            return true;
+        }
+        match spool.clone().try_acquire_many_owned(want - held) {
+            Ok(p) => {
+                match &mut self.spool {
+                    Some(h) => h.merge(p),
+                    None => self.spool = Some(p),
+                }
+                true
+            }
+            Err(_) => false,
         }
     }
 }

@@ -46,7 +46,7 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
     conn.flush().await?;
     let timeout = Duration::from_secs(sensor.config.data_timeout_secs);
     let data = match conn
-        .read_data(sensor.config.max_message_size, timeout)
+        .read_data(sensor.config.max_message_size, &sensor.spool, timeout)
         .await
     {
         Ok(d) => d,
@@ -61,6 +61,12 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
     if data.oversize {
         return conn
             .reply("552 5.3.4 Message size exceeds fixed maximum message size")
+            .await;
+    }
+    if data.spool_full {
+        warn!(gateway = %st.peer, "spool full, copy deferred with 452");
+        return conn
+            .reply("452 4.3.1 Insufficient system storage, try again later")
             .await;
     }
     let started = Instant::now();
@@ -82,6 +88,7 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let opts = sensor.extract.clone();
     let size = data.bytes.len();
+    // The spool permit stays in `data` until this function returns.
     let record =
         tokio::task::spawn_blocking(move || extract::extract(&data.bytes, env, &opts)).await;
     let record = match record {
@@ -99,7 +106,7 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
             .spf
             .as_ref()
             .map_or("-".to_string(), |m| m.result.clone()),
-        format!("{:?}", record.auth.source),
+        record.auth.source.as_str().to_string(),
         record.original.mailfrom.clone().unwrap_or_default(),
     );
     let rcpts = record.rcptto.len();

@@ -47,6 +47,8 @@ pub struct Sensor {
     pub store: Store,
     /// Extraction settings (trusted authserv-ids, caps).
     pub extract: extract::ExtractOptions,
+    /// Memory for messages in flight, in KiB permits.
+    pub spool: Arc<Semaphore>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -59,7 +61,14 @@ impl Sensor {
         store: Store,
         extract: extract::ExtractOptions,
     ) -> Self {
+        let spool = Arc::new(Semaphore::new(
+            config
+                .spool_mb
+                .saturating_mul(1024)
+                .min(Semaphore::MAX_PERMITS),
+        ));
         Sensor {
+            spool,
             config,
             hostname,
             tls,

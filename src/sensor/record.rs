@@ -108,6 +108,17 @@ pub enum AuthSource {
     None,
 }
 
+impl AuthSource {
+    /// The serialised name: `x-agari`, `authentication-results`, `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthSource::XAgari => "x-agari",
+            AuthSource::AuthenticationResults => "authentication-results",
+            AuthSource::None => "none",
+        }
+    }
+}
+
 /// Authentication results of the copy.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AuthInfo {
