@@ -1,11 +1,11 @@
-//! The `authsense` binary: parses the command line, sets up logging, runs.
+//! The `authsense` binary: parses the command line, sets up logging, builds
+//! the runtime the command needs, runs it.
 
 use authsense::cli::{self, Cli, Command};
 use clap::Parser;
 use std::{io::IsTerminal, process::ExitCode};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -14,13 +14,36 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let result = match cli.command {
-        Command::Run(a) => cli::run(a).await,
-        Command::Milter(a) => cli::milter(a).await,
-        Command::Sensor(a) => cli::sensor(a).await,
-        Command::Messages(a) => cli::messages(a).await,
-        Command::Check(a) => cli::check(a).await,
+    // The milter alone runs on one thread: its work per message is a few
+    // hundred microseconds of CPU, and waking workers across cores cost more
+    // than that (context switches taken straight from the MTA; see
+    // BENCHMARKS.md). The sensor parses on the blocking pool either way.
+    let runtime = match cli.command {
+        Command::Milter(_) | Command::Check(_) | Command::Messages(_) => {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        }
+        Command::Run(_) | Command::Sensor(_) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
     };
+    let runtime = match runtime {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("authsense: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(a) => cli::run(a).await,
+            Command::Milter(a) => cli::milter(a).await,
+            Command::Sensor(a) => cli::sensor(a).await,
+            Command::Messages(a) => cli::messages(a).await,
+            Command::Check(a) => cli::check(a).await,
+        }
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

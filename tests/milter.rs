@@ -35,16 +35,20 @@ impl<'a> Msg<'a> {
     }
 }
 
+/// Continue, or no reply where the milter negotiated none.
+fn acked(s: Status) -> bool {
+    matches!(s, Status::Continue | Status::Noreply)
+}
+
 async fn send(conn: &mut TestConnection, m: &Msg<'_>) -> (EomActions, Status) {
-    assert_eq!(
-        conn.connect("client.example", (m.ip, 40000)).await.unwrap(),
-        Status::Continue
-    );
+    assert!(acked(
+        conn.connect("client.example", (m.ip, 40000)).await.unwrap()
+    ));
     transaction(conn, m).await
 }
 
 async fn transaction(conn: &mut TestConnection, m: &Msg<'_>) -> (EomActions, Status) {
-    assert_eq!(conn.helo(m.helo).await.unwrap(), Status::Continue);
+    assert!(acked(conn.helo(m.helo).await.unwrap()));
     if let Some(user) = m.auth {
         conn.macros(MacroStage::Mail, [("{auth_authen}", user)])
             .await
@@ -54,10 +58,7 @@ async fn transaction(conn: &mut TestConnection, m: &Msg<'_>) -> (EomActions, Sta
     if st != Status::Continue {
         return (EomActions { actions: vec![] }, st);
     }
-    assert_eq!(
-        conn.rcpt(["<rcpt@example.net>"]).await.unwrap(),
-        Status::Continue
-    );
+    assert!(acked(conn.rcpt(["<rcpt@example.net>"]).await.unwrap()));
     assert_eq!(conn.data().await.unwrap(), Status::Continue);
     for (n, v) in &m.headers {
         conn.header(*n, *v).await.unwrap();
@@ -487,5 +488,39 @@ async fn reject_policy_and_several_messages_per_connection() {
     let (actions, _) =
         transaction(&mut conn, &Msg::new("mail.pass.example", "v@pass.example")).await;
     assert!(stamp(&actions).contains("spf=pass smtp.mailfrom=v@pass.example"));
+    milter.stop().await;
+}
+
+#[tokio::test]
+async fn no_reply_options_only_where_the_mta_offers_them() {
+    let dns = FakeDns::start(spf_zone()).await;
+    let milter = TestMilter::spawn(config_for(&dns)).await;
+    // A modern MTA: connect, HELO, RCPT and headers need no reply.
+    let conn = milter.open().await;
+    let opts = conn.negotiated_opts();
+    assert!(opts.contains(ProtoOpts::NOREPLY_CONNECT | ProtoOpts::NOREPLY_HELO));
+    assert!(opts.contains(ProtoOpts::NOREPLY_RCPT | ProtoOpts::NOREPLY_HEADER));
+    assert!(!opts.contains(ProtoOpts::NOREPLY_MAIL), "MAIL must be answered (SPF may reject)");
+    // An MTA without no-reply support gets a reply at every step.
+    let without_noreply = ProtoOpts::all()
+        - (ProtoOpts::NOREPLY_CONNECT
+            | ProtoOpts::NOREPLY_HELO
+            | ProtoOpts::NOREPLY_MAIL
+            | ProtoOpts::NOREPLY_RCPT
+            | ProtoOpts::NOREPLY_DATA
+            | ProtoOpts::NOREPLY_HEADER
+            | ProtoOpts::NOREPLY_EOH
+            | ProtoOpts::NOREPLY_BODY
+            | ProtoOpts::NOREPLY_UNKNOWN);
+    let mut conn = milter.open_with_opts(without_noreply).await;
+    assert_eq!(conn.connect("c", (IpAddr::from(CLIENT4), 1)).await.unwrap(), Status::Continue);
+    assert_eq!(conn.helo("mail.pass.example").await.unwrap(), Status::Continue);
+    assert_eq!(conn.mail(["<u@pass.example>"]).await.unwrap(), Status::Continue);
+    assert_eq!(conn.rcpt(["<r@example.net>"]).await.unwrap(), Status::Continue);
+    assert_eq!(conn.data().await.unwrap(), Status::Continue);
+    assert_eq!(conn.header("Subject", "x").await.unwrap(), Status::Continue);
+    let (actions, status) = conn.eom().await.unwrap();
+    assert_eq!(status, Status::Accept);
+    assert!(stamp(&actions).contains("spf=pass"));
     milter.stop().await;
 }

@@ -30,7 +30,8 @@ pub async fn milter(args: MilterArgs) -> Result<(), String> {
 pub async fn check(args: CheckArgs) -> Result<(), String> {
     let cfg = args.common.config()?;
     let shared = args.common.shared(&cfg)?;
-    let mut s = Session::connect(shared, String::new(), Some(args.ip));
+    let mut s = Session::new(shared);
+    s.connect(String::new(), Some(args.ip));
     s.helo(&args.helo);
     let from = if args.from == "<>" {
         ""

@@ -60,16 +60,22 @@ pub struct Session {
 }
 
 impl Session {
-    /// A connection from `client_name` at `client_ip` (None: the MTA gave no
-    /// internet address).
-    pub fn connect(shared: Arc<Shared>, client_name: String, client_ip: Option<IpAddr>) -> Self {
+    /// A new MTA connection, before its connect step.
+    pub fn new(shared: Arc<Shared>) -> Self {
         Session {
             shared,
-            client_ip: client_ip.map(|ip| ip.to_canonical()),
-            client_name,
+            client_ip: None,
+            client_name: String::new(),
             helo: String::new(),
             msg: None,
         }
+    }
+
+    /// Connect: the SMTP client `client_name` at `client_ip` (None: the MTA
+    /// gave no internet address).
+    pub fn connect(&mut self, client_name: String, client_ip: Option<IpAddr>) {
+        self.client_ip = client_ip.map(|ip| ip.to_canonical());
+        self.client_name = client_name;
     }
 
     /// HELO/EHLO.

@@ -112,6 +112,18 @@ impl TestMilter {
             .unwrap()
     }
 
+    /// Opens a connection as an MTA that offers only these protocol options
+    /// (e.g. none of the v6 no-reply ones).
+    pub async fn open_with_opts(&self, opts: indymilter_test::ProtoOpts) -> TestConnection {
+        TestConnection::configure()
+            .read_timeout(Duration::from_secs(30))
+            .available_actions(Actions::ADD_HEADER | Actions::CHANGE_HEADER)
+            .available_opts(opts)
+            .open_tcp(self.addr)
+            .await
+            .unwrap()
+    }
+
     /// Shuts the milter down gracefully and checks it exited cleanly.
     pub async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
