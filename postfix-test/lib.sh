@@ -328,3 +328,105 @@ postfix_wait_queue_empty() {
     postqueue -c "$base/conf" -p >&2 2>&1 || true
     return 1
 }
+
+# postfix_add_mailboxes BASE DOMAIN USER...: append virtual(8) Maildir delivery
+# for USER@DOMAIN to a config written by postfix_write_config.  Mail lands in
+# BASE/mail/DOMAIN/USER/new/ (owned by postfix; no Unix users needed).
+postfix_add_mailboxes() {
+    local base=$1 domain=$2 u maps=""
+    shift 2
+    for u in "$@"; do maps+="${maps:+, }$u@$domain=$domain/$u/"; done
+    mkdir -p "$base/mail"
+    chown postfix:postfix "$base/mail"
+    cat >>"$base/conf/main.cf" <<EOC
+# --- Mailboxes: virtual(8) Maildir delivery (postfix_add_mailboxes)
+virtual_mailbox_domains = $domain
+virtual_mailbox_base = $base/mail
+virtual_mailbox_maps = inline:{ $maps }
+virtual_uid_maps = static:$(id -u postfix)
+virtual_gid_maps = static:$(id -g postfix)
+EOC
+    printf '%s\n' "virtual   unix  -  n  n  -   -  virtual" >>"$base/conf/master.cf"
+}
+
+# postfix_add_dual_delivery BASE COPY_PORT SENSOR_PORT BLACKHOLE [COPY_NAME] [COPY_BIND] [SENSOR_TLS]
+# Append the dual-delivery stream of the Proofpoint guide to a config written
+# by postfix_write_config (see README.md, "e2e-sensor"):
+#  1. recipient_bcc_maps adds, for every original recipient local@domain, a
+#     copy recipient local=domain@sensor.test (NOTIFY=NEVER: no DSN to the
+#     sender if the copy fails).  Mail to BLACKHOLE's domain is not copied.
+#  2. transport_maps sends sensor.test to the "copy" transport, i.e. to a
+#     second smtpd in the same instance, 127.0.0.1:COPY_PORT, which runs no
+#     milter, greets as COPY_NAME (default copy.lab.test; it must differ from
+#     myhostname, or the smtp client sees a mail loop) and uses its own
+#     cleanup service "copycleanup".  With COPY_BIND (a loopback address such
+#     as 127.0.0.2) the "copy" transport connects from there, so the copy
+#     hop's Received: shows a client IP other than the original client's.
+#  3. copycleanup rewrites the envelope only (the *_canonical_classes keep
+#     the headers untouched): every envelope sender becomes BLACKHOLE (the
+#     guide's "Assign Return Path") and local=domain@sensor.test becomes
+#     local@domain again ("Use Original-Recipient Address").
+#  4. that smtpd's content_filter sends the whole re-queued copy, all
+#     recipients at once, through the "sensor" transport to
+#     [127.0.0.1]:SENSOR_PORT (the guide's SMTP profile: host, port, timeout).
+#     SENSOR_TLS, if given, is that transport's smtp_tls_security_level
+#     (e.g. "encrypt": STARTTLS required, certificate not verified; the
+#     guide's "Encrypting Messages to the Sensor").
+#  5. BLACKHOLE's domain is delivered by discard(8), so a bounce of a copy
+#     would be dropped, never returned to the original sender.
+# The BCC and decoding regexps are files in BASE/conf (no $$ quoting needed).
+postfix_add_dual_delivery() {
+    local base=$1 copy_port=$2 sensor_port=$3 blackhole=$4 copy_name=${5:-copy.lab.test}
+    local copy_bind=${6:-} sensor_tls=${7:-} bh_domain=${blackhole##*@} bh_re
+    bh_re=${bh_domain//./\\.}
+    cat >"$base/conf/sensor_bcc.regexp" <<EOC
+# recipient_bcc_maps: one sensor copy recipient per original recipient, the
+# original address encoded in the local part (local@domain -> local=domain@sensor.test).
+# Mail to the black hole itself is not copied.
+if !/@$bh_re\$/
+/^(.+)@([^@]+)\$/	\${1}=\${2}@sensor.test
+endif
+EOC
+    cat >"$base/conf/sensor_rcpt.regexp" <<EOC
+# copycleanup recipient_canonical_maps (envelope only): decode the copy recipient
+# back to the original recipient (the last "=" separates local part and domain).
+/^(.*)=([^=@]+)@sensor\\.test\$/	\${1}@\${2}
+EOC
+    cat >>"$base/conf/main.cf" <<EOC
+# --- Dual delivery to the sensor (postfix_add_dual_delivery)
+recipient_bcc_maps = regexp:$base/conf/sensor_bcc.regexp
+transport_maps = inline:{ sensor.test=copy:[127.0.0.1]:$copy_port, $bh_domain=discard: }
+copy_destination_recipient_limit = 1000
+sensor_destination_recipient_limit = 1000
+EOC
+    cat >>"$base/conf/master.cf" <<EOC
+# --- Dual delivery to the sensor (postfix_add_dual_delivery)
+# hop 1: the perimeter hands the BCC copies to its own second smtpd
+copy      unix  -  -  n  -   -  smtp${copy_bind:+
+  -o smtp_bind_address=$copy_bind}
+# the copy's second queue entry: no milter (the stamp is already in the
+# message), envelope rewritten by copycleanup, all of it sent to the sensor
+127.0.0.1:$copy_port inet n - n - - smtpd
+  -o myhostname=$copy_name
+  -o smtpd_milters=
+  -o smtpd_client_restrictions=permit_mynetworks,reject
+  -o smtpd_relay_restrictions=permit_mynetworks,reject
+  -o cleanup_service_name=copycleanup
+  -o content_filter=sensor:[127.0.0.1]:$sensor_port
+copycleanup unix n - n - 0 cleanup
+  -o recipient_bcc_maps=
+  -o always_bcc=
+  -o sender_canonical_maps=static:$blackhole
+  -o sender_canonical_classes=envelope_sender
+  -o recipient_canonical_maps=regexp:$base/conf/sensor_rcpt.regexp
+  -o recipient_canonical_classes=envelope_recipient
+# hop 2: the sensor's SMTP profile (short connect timeout, like the guide's)
+sensor    unix  -  -  n  -   -  smtp
+  -o smtp_connect_timeout=5s${sensor_tls:+
+  -o smtp_tls_security_level=$sensor_tls
+  -o smtp_tls_loglevel=1}
+EOC
+    if [[ -n "$sensor_tls" ]]; then
+        printf '%s\n' "tlsmgr    unix  -  -  n  1000? 1  tlsmgr" >>"$base/conf/master.cf"
+    fi
+}
