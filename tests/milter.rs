@@ -500,7 +500,10 @@ async fn no_reply_options_only_where_the_mta_offers_them() {
     let opts = conn.negotiated_opts();
     assert!(opts.contains(ProtoOpts::NOREPLY_CONNECT | ProtoOpts::NOREPLY_HELO));
     assert!(opts.contains(ProtoOpts::NOREPLY_RCPT | ProtoOpts::NOREPLY_HEADER));
-    assert!(!opts.contains(ProtoOpts::NOREPLY_MAIL), "MAIL must be answered (SPF may reject)");
+    assert!(
+        !opts.contains(ProtoOpts::NOREPLY_MAIL),
+        "MAIL must be answered (SPF may reject)"
+    );
     // An MTA without no-reply support gets a reply at every step.
     let without_noreply = ProtoOpts::all()
         - (ProtoOpts::NOREPLY_CONNECT
@@ -513,10 +516,22 @@ async fn no_reply_options_only_where_the_mta_offers_them() {
             | ProtoOpts::NOREPLY_BODY
             | ProtoOpts::NOREPLY_UNKNOWN);
     let mut conn = milter.open_with_opts(without_noreply).await;
-    assert_eq!(conn.connect("c", (IpAddr::from(CLIENT4), 1)).await.unwrap(), Status::Continue);
-    assert_eq!(conn.helo("mail.pass.example").await.unwrap(), Status::Continue);
-    assert_eq!(conn.mail(["<u@pass.example>"]).await.unwrap(), Status::Continue);
-    assert_eq!(conn.rcpt(["<r@example.net>"]).await.unwrap(), Status::Continue);
+    assert_eq!(
+        conn.connect("c", (IpAddr::from(CLIENT4), 1)).await.unwrap(),
+        Status::Continue
+    );
+    assert_eq!(
+        conn.helo("mail.pass.example").await.unwrap(),
+        Status::Continue
+    );
+    assert_eq!(
+        conn.mail(["<u@pass.example>"]).await.unwrap(),
+        Status::Continue
+    );
+    assert_eq!(
+        conn.rcpt(["<r@example.net>"]).await.unwrap(),
+        Status::Continue
+    );
     assert_eq!(conn.data().await.unwrap(), Status::Continue);
     assert_eq!(conn.header("Subject", "x").await.unwrap(), Status::Continue);
     let (actions, status) = conn.eom().await.unwrap();
