@@ -147,8 +147,15 @@ pub struct MilterConfig {
     pub mode: Mode,
     /// Internal relays whose mail is neither stamped nor stripped.
     pub trusted_networks: Vec<IpNet>,
-    /// Also insert a standard `Authentication-Results` header.
+    /// Methods written into `X-Agari-Authentication-Results`; the default
+    /// `["spf"]` is the vendor guide's header byte for byte.
+    pub methods: Vec<Method>,
+    /// Also insert a standard `Authentication-Results` header with every
+    /// method.
     pub add_authentication_results: bool,
+    /// Messages larger than this (octets) are not buffered for DKIM/ARC:
+    /// their signatures are reported `neutral` instead of stalling the MTA.
+    pub max_message_bytes: usize,
     /// Behaviour on an internal error.
     pub on_error: OnError,
     /// SPF results (MAIL FROM identity) that are rejected with 550 5.7.23.
@@ -167,7 +174,9 @@ impl Default for MilterConfig {
             authserv_id: None,
             mode: Mode::Perimeter,
             trusted_networks: Vec::new(),
+            methods: vec![Method::Spf],
             add_authentication_results: false,
+            max_message_bytes: 10 * 1024 * 1024,
             on_error: OnError::Accept,
             reject_spf: Vec::new(),
             auth_timeout_ms: 8000,
@@ -180,6 +189,38 @@ impl MilterConfig {
     /// The per-message time budget as a [`Duration`].
     pub fn auth_timeout(&self) -> Duration {
         Duration::from_millis(self.auth_timeout_ms)
+    }
+}
+
+/// An authentication method that can be stamped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// SPF (RFC 7208).
+    Spf,
+    /// DKIM (RFC 6376).
+    Dkim,
+    /// DMARC (RFC 7489).
+    Dmarc,
+    /// ARC (RFC 8617).
+    Arc,
+    /// iprev (RFC 8601 §3).
+    Iprev,
+}
+
+impl FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "spf" => Ok(Method::Spf),
+            "dkim" => Ok(Method::Dkim),
+            "dmarc" => Ok(Method::Dmarc),
+            "arc" => Ok(Method::Arc),
+            "iprev" => Ok(Method::Iprev),
+            other => Err(format!(
+                "unknown method {other:?}: want spf, dkim, dmarc, arc or iprev"
+            )),
+        }
     }
 }
 

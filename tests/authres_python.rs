@@ -3,7 +3,8 @@
 //! independent RFC 8601 implementation as oracle.
 
 use authsense::auth::{SpfCheck, SpfResult, SpfVerdict};
-use authsense::milter::stamp::{auth_results_value, x_agari_value};
+use authsense::config::Method;
+use authsense::milter::stamp::Results;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -46,12 +47,24 @@ fn stamps_parse_with_python_authres() {
     for r in SpfResult::ALL {
         for (mf, helo) in shapes {
             let v = verdict(r, mf);
-            headers.push((r, mf, helo, x_agari_value("mx.example.com", helo, &v), true));
+            let res = Results {
+                helo,
+                ip: [192, 0, 2, 1].into(),
+                spf: &v,
+                checks: None,
+            };
             headers.push((
                 r,
                 mf,
                 helo,
-                auth_results_value("mx.example.com", helo, &v),
+                res.x_agari("mx.example.com", &[Method::Spf]),
+                true,
+            ));
+            headers.push((
+                r,
+                mf,
+                helo,
+                res.authentication_results("mx.example.com"),
                 false,
             ));
         }

@@ -88,6 +88,20 @@ fn stamp(actions: &EomActions) -> String {
     inserted[0].clone()
 }
 
+/// The inserted standard Authentication-Results value.
+fn ar_value(actions: &EomActions) -> String {
+    actions
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            EomAction::InsertHeader { name, value, .. } if name.to_bytes() == AR.as_bytes() => {
+                Some(value.to_str().unwrap().trim_start().to_string())
+            }
+            _ => None,
+        })
+        .expect("an Authentication-Results header")
+}
+
 fn deletions(actions: &EomActions) -> Vec<(String, i32)> {
     actions
         .actions
@@ -172,15 +186,12 @@ async fn null_sender_uses_postmaster_at_helo_and_helo_identity_is_checked() {
         "mx.example.com; spf=pass smtp.mailfrom=postmaster@mail.pass.example smtp.helo=mail.pass.example"
     );
     // The HELO identity's own result is in the standard header.
-    assert!(actions.has_insert_header(
-        0,
-        AR,
-        " mx.example.com; spf=pass smtp.mailfrom=postmaster@mail.pass.example; spf=pass smtp.helo=mail.pass.example"
-    ) || actions.has_insert_header(
-        0,
-        AR,
-        "mx.example.com; spf=pass smtp.mailfrom=postmaster@mail.pass.example; spf=pass smtp.helo=mail.pass.example"
-    ), "{actions:?}");
+    assert!(
+        ar_value(&actions).starts_with(
+            "mx.example.com; spf=pass smtp.mailfrom=postmaster@mail.pass.example; spf=pass smtp.helo=mail.pass.example;"
+        ),
+        "{actions:?}"
+    );
 
     // HELO fails while MAIL FROM passes: both results recorded separately.
     let mut conn = milter.open().await;

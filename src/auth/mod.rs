@@ -2,10 +2,12 @@
 //! of authsense consumes. This is the only module that imports `mail-auth`'s
 //! verifiers; DNS comes from [`crate::dns`].
 
+mod message;
 mod spf;
 mod spf_probe;
 mod spf_syntax;
 
+pub use message::{ArcCheck, DkimCheck, IprevCheck, MessageChecks, Outcome};
 pub use spf::{SpfCheck, SpfRequest, SpfVerdict};
 
 use crate::config::DnsConfig;

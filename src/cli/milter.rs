@@ -42,7 +42,7 @@ pub async fn check(args: CheckArgs) -> Result<(), String> {
         println!("550 5.7.23 {text}");
         return Ok(());
     }
-    let plan = s.eom(None);
+    let plan = s.eom(None).await;
     if plan.inserts.is_empty() {
         println!("(no stamp: this client is not stamped by the configuration — trusted network or downstream mode)");
     }

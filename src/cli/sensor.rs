@@ -135,11 +135,26 @@ pub async fn messages(args: MessagesArgs) -> Result<(), String> {
     };
     let store = Store::open(&cfg.store.path, StoreOptions::default()).map_err(|e| e.to_string())?;
     let records = store.query(&filter).map_err(|e| e.to_string())?;
-    for r in &records {
-        if args.json {
-            println!("{}", serde_json::to_string(r).map_err(|e| e.to_string())?);
+    let printed = print_records(&records, args.json);
+    store.close().await.map_err(|e| e.to_string())?;
+    match printed {
+        // A reader that went away (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("cannot write to stdout: {e}")),
+        Ok(()) => Ok(()),
+    }
+}
+
+fn print_records(records: &[crate::sensor::record::Record], json: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for r in records {
+        if json {
+            serde_json::to_writer(&mut out, r)?;
+            writeln!(out)?;
         } else {
-            println!(
+            writeln!(
+                out,
                 "{:>6} {} {:<15} spf={:<9} src={:<22} from={} subject={}",
                 r.id.unwrap_or_default(),
                 r.ts,
@@ -148,8 +163,8 @@ pub async fn messages(args: MessagesArgs) -> Result<(), String> {
                 r.auth.source.as_str(),
                 r.original.mailfrom.as_deref().unwrap_or("-"),
                 r.subject.as_deref().unwrap_or("-"),
-            );
+            )?;
         }
     }
-    store.close().await.map_err(|e| e.to_string())
+    out.flush()
 }

@@ -3,7 +3,7 @@
 //! step, and turns the answer into a milter reply.
 //!
 //! Round trips cost latency on every message, so the MTA is told not to wait
-//! for replies at connect, HELO, RCPT and each header (protocol v6 no-reply
+//! for replies at connect, HELO, RCPT, each header and body chunk (protocol v6 no-reply
 //! options, where the MTA offers them). MAIL (where SPF may reject), DATA and
 //! end-of-message are answered: answering DATA also ACKs the MTA's last
 //! write, which keeps Postfix's next write from waiting ~40 ms on a delayed
@@ -18,10 +18,12 @@ use indymilter::{
 use std::{ffi::CStr, sync::Arc};
 use tracing::{error, warn};
 
-/// Per-connection data: the session and the no-reply options in force.
+/// Per-connection data: the session and the protocol options in force.
 pub struct Conn {
     session: Session,
     noreply: ProtoOpts,
+    /// Header values arrive with their leading space (byte-exact for DKIM).
+    leading_space: bool,
 }
 
 impl Conn {
@@ -42,18 +44,25 @@ fn text(s: &CStr) -> String {
 const NOREPLY: ProtoOpts = ProtoOpts::NOREPLY_CONNECT
     .union(ProtoOpts::NOREPLY_HELO)
     .union(ProtoOpts::NOREPLY_RCPT)
-    .union(ProtoOpts::NOREPLY_HEADER);
+    .union(ProtoOpts::NOREPLY_HEADER)
+    .union(ProtoOpts::NOREPLY_BODY);
 
 /// Builds the callback table over shared state.
 pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
     Callbacks::new()
         .on_negotiate(move |cx, _, mta_opts| {
             let noreply = mta_opts & NOREPLY;
+            let leading_space = mta_opts.contains(ProtoOpts::LEADING_SPACE);
             cx.data = Some(Conn {
                 session: Session::new(shared.clone()),
                 noreply,
+                leading_space,
             });
-            Box::pin(negotiate(cx, noreply))
+            let mut opts = noreply;
+            if leading_space {
+                opts |= ProtoOpts::LEADING_SPACE;
+            }
+            Box::pin(negotiate(cx, opts))
         })
         .on_connect(|cx, hostname, socket| {
             let ip = match socket {
@@ -103,8 +112,21 @@ pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
         .on_data(|_| Box::pin(async { Status::Continue }))
         .on_header(|cx, name, value| {
             let status = cx.data.as_mut().map_or(Status::Continue, |c| {
-                c.session.header(&text(&name), &text(&value));
+                let mut value = text(&value);
+                if !c.leading_space {
+                    // Without SMFIP_HDR_LEADSPC the MTA drops the space after
+                    // the colon; put the usual one back.
+                    value.insert(0, ' ');
+                }
+                c.session.header(&text(&name), &value);
                 c.ack(ProtoOpts::NOREPLY_HEADER)
+            });
+            Box::pin(async move { status })
+        })
+        .on_body(|cx, chunk| {
+            let status = cx.data.as_mut().map_or(Status::Continue, |c| {
+                c.session.body(&chunk);
+                c.ack(ProtoOpts::NOREPLY_BODY)
             });
             Box::pin(async move { status })
         })
@@ -117,10 +139,9 @@ pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
         })
 }
 
-async fn negotiate(cx: &mut NegotiateContext<Conn>, noreply: ProtoOpts) -> Status {
+async fn negotiate(cx: &mut NegotiateContext<Conn>, opts: ProtoOpts) -> Status {
     cx.requested_actions |= Actions::ADD_HEADER | Actions::CHANGE_HEADER;
-    // Body chunks are not needed for SPF.
-    cx.requested_opts |= ProtoOpts::NO_BODY | noreply;
+    cx.requested_opts |= opts;
     cx.requested_macros
         .insert(MacroStage::Mail, c"{auth_authen} i".into());
     cx.requested_macros.insert(MacroStage::Eom, c"i".into());
@@ -132,7 +153,7 @@ async fn eom(cx: &mut EomContext<Conn>) -> Status {
     let Some(c) = cx.data.as_mut() else {
         return Status::Accept;
     };
-    let plan = c.session.eom(queue_id.as_deref());
+    let plan = c.session.eom(queue_id.as_deref()).await;
     for (name, index) in plan.deletions {
         if let Err(e) = cx.actions.change_header(name, index, None::<&CStr>).await {
             error!(
@@ -142,8 +163,12 @@ async fn eom(cx: &mut EomContext<Conn>) -> Status {
             return Status::Accept;
         }
     }
-    // Inserted in reverse so the first planned header ends up on top.
-    for (name, value) in plan.inserts.into_iter().rev() {
+    // Inserted in reverse so the first planned header ends up on top. With
+    // SMFIP_HDR_LEADSPC the MTA writes the value verbatim after the colon.
+    for (name, mut value) in plan.inserts.into_iter().rev() {
+        if c.leading_space {
+            value.insert(0, ' ');
+        }
         if let Err(e) = cx.actions.insert_header(0, name, value).await {
             error!(
                 queue_id = queue_id.as_deref().unwrap_or("-"),

@@ -3,6 +3,7 @@
 //! authentication headers and stamps `X-Agari-Authentication-Results`.
 
 mod callbacks;
+pub mod capture;
 pub mod listen;
 pub mod session;
 pub mod stamp;

@@ -2,6 +2,7 @@
 //! Methods are named after the steps; they return values that the thin
 //! callbacks in [`super::callbacks`] turn into milter replies and actions.
 
+use super::capture::Capture;
 use super::stamp::{self, Forgeries};
 use super::Shared;
 use crate::auth::{SpfCheck, SpfRequest, SpfResult, SpfVerdict};
@@ -46,6 +47,8 @@ struct Message {
     mail_from: String,
     verdict: Option<SpfVerdict>,
     forgeries: Forgeries,
+    /// The message rebuilt for DKIM/ARC (perimeter role only).
+    capture: Option<Capture>,
     started: Instant,
     spf_us: u128,
 }
@@ -149,11 +152,18 @@ impl Session {
             self.msg = None;
             return decision;
         }
+        // The message itself is needed only for methods beyond SPF.
+        let cfg = &self.shared.config;
+        let whole_message = cfg.add_authentication_results
+            || cfg.methods.iter().any(|m| *m != crate::config::Method::Spf);
+        let capture =
+            (role == Role::Stamp && whole_message).then(|| Capture::new(cfg.max_message_bytes));
         self.msg = Some(Message {
             role,
             mail_from,
             verdict,
             forgeries: Forgeries::default(),
+            capture,
             started,
             spf_us,
         });
@@ -181,33 +191,65 @@ impl Session {
         .map_err(|e| format!("SPF evaluation failed: {e}"))
     }
 
-    /// One header of the message.
+    /// One header of the message; `value` is exactly what followed the
+    /// colon, leading space included.
     pub fn header(&mut self, name: &str, value: &str) {
         if let Some(msg) = &mut self.msg {
             if !matches!(msg.role, Role::Untouched(_)) {
                 msg.forgeries.observe(name, value, &self.shared.authserv_id);
             }
+            if let Some(c) = &mut msg.capture {
+                c.header(name, value);
+            }
         }
     }
 
-    /// End of message: what to delete and insert. Logs the message's line.
-    pub fn eom(&mut self, queue_id: Option<&str>) -> EomPlan {
-        let Some(msg) = self.msg.take() else {
+    /// A chunk of the body.
+    pub fn body(&mut self, chunk: &[u8]) {
+        if let Some(c) = self.msg.as_mut().and_then(|m| m.capture.as_mut()) {
+            c.body(chunk);
+        }
+    }
+
+    /// End of message: DKIM, ARC and iprev under what is left of the time
+    /// budget, then what to delete and insert. Logs the message's line.
+    pub async fn eom(&mut self, queue_id: Option<&str>) -> EomPlan {
+        let Some(mut msg) = self.msg.take() else {
             return EomPlan::default();
         };
         let mut plan = EomPlan {
             deletions: msg.forgeries.deletions().collect(),
             inserts: Vec::new(),
         };
-        if let (Role::Stamp, Some(v)) = (msg.role, &msg.verdict) {
+        let checks = match (msg.capture.take(), self.client_ip) {
+            (Some(capture), Some(ip)) if msg.verdict.is_some() => {
+                let (raw, complete) = capture.finish();
+                let spent = std::time::Duration::from_micros(msg.spf_us as u64);
+                let budget = self.shared.config.auth_timeout().saturating_sub(spent);
+                Some(
+                    self.shared
+                        .auth
+                        .check_message(&raw, ip, complete, budget)
+                        .await,
+                )
+            }
+            _ => None,
+        };
+        if let (Role::Stamp, Some(v), Some(ip)) = (msg.role, &msg.verdict, self.client_ip) {
             let id = &self.shared.authserv_id;
-            plan.inserts
-                .push((stamp::X_AGARI, stamp::x_agari_value(id, &self.helo, v)));
+            let results = stamp::Results {
+                helo: &self.helo,
+                ip,
+                spf: v,
+                checks: checks.as_ref(),
+            };
+            plan.inserts.push((
+                stamp::X_AGARI,
+                results.x_agari(id, &self.shared.config.methods),
+            ));
             if self.shared.config.add_authentication_results {
-                plan.inserts.push((
-                    stamp::AUTH_RESULTS,
-                    stamp::auth_results_value(id, &self.helo, v),
-                ));
+                plan.inserts
+                    .push((stamp::AUTH_RESULTS, results.authentication_results(id)));
             }
         }
         let action = match msg.role {

@@ -2,8 +2,10 @@
 //! (RFC 8601 §5) and the stamp that replaces them, in the exact shape of the
 //! vendor guide: `<authserv-id>; spf=<result> smtp.mailfrom=<sender> smtp.helo=<helo>`.
 
-use crate::auth::SpfVerdict;
+use crate::auth::{MessageChecks, SpfVerdict};
 use crate::authres::{self, AuthResults, MethodResult, Property};
+use crate::config::Method;
+use std::net::IpAddr;
 
 /// The header the sensor reads first.
 pub const X_AGARI: &str = "X-Agari-Authentication-Results";
@@ -68,52 +70,155 @@ fn prop(ptype: &str, property: &str, value: &str) -> Property {
     }
 }
 
-fn spf_result(result: &str, props: Vec<Property>) -> MethodResult {
+fn result(method: &str, result: &str, reason: Option<&str>, props: Vec<Property>) -> MethodResult {
     MethodResult {
-        method: "spf".into(),
+        method: method.into(),
         method_version: None,
         result: result.into(),
-        reason: None,
+        reason: reason.map(str::to_string),
         props,
     }
 }
 
-/// The `X-Agari-Authentication-Results` value: one `spf` result for the MAIL
-/// FROM identity with both `smtp.mailfrom` and `smtp.helo`, byte for byte the
-/// guide's `spf=${SPFResult} smtp.mailfrom=${OriginalSender} smtp.helo=${Helo}`.
-pub fn x_agari_value(authserv_id: &str, helo: &str, verdict: &SpfVerdict) -> String {
-    AuthResults {
-        authserv_id: authserv_id.into(),
-        version: None,
-        results: vec![spf_result(
-            verdict.mail_from.result.as_str(),
-            vec![
-                prop("smtp", "mailfrom", &verdict.mail_from.identity),
-                prop("smtp", "helo", helo),
-            ],
-        )],
-    }
-    .to_string()
+/// Everything known about one message, ready to be written as results.
+pub struct Results<'a> {
+    /// The HELO name.
+    pub helo: &'a str,
+    /// The SMTP client's address.
+    pub ip: IpAddr,
+    /// SPF for both identities.
+    pub spf: &'a SpfVerdict,
+    /// DKIM, ARC and iprev (None when not evaluated).
+    pub checks: Option<&'a MessageChecks>,
 }
 
-/// A standard `Authentication-Results` value with one result per identity
-/// (RFC 8601 §2.7.2).
-pub fn auth_results_value(authserv_id: &str, helo: &str, verdict: &SpfVerdict) -> String {
-    AuthResults {
-        authserv_id: authserv_id.into(),
-        version: None,
-        results: vec![
-            spf_result(
-                verdict.mail_from.result.as_str(),
-                vec![prop("smtp", "mailfrom", &verdict.mail_from.identity)],
-            ),
-            spf_result(
-                verdict.helo.result.as_str(),
-                vec![prop("smtp", "helo", helo)],
-            ),
-        ],
+impl Results<'_> {
+    /// The guide's compact spf result: the MAIL FROM result with both
+    /// `smtp.mailfrom` and `smtp.helo`.
+    fn spf_compact(&self) -> MethodResult {
+        let mf = &self.spf.mail_from;
+        result(
+            "spf",
+            mf.result.as_str(),
+            None,
+            vec![
+                prop("smtp", "mailfrom", &mf.identity),
+                prop("smtp", "helo", self.helo),
+            ],
+        )
     }
-    .to_string()
+
+    /// RFC 8601 §2.7.2: one result per identity.
+    fn spf_per_identity(&self) -> Vec<MethodResult> {
+        let mf = &self.spf.mail_from;
+        vec![
+            result(
+                "spf",
+                mf.result.as_str(),
+                None,
+                vec![prop("smtp", "mailfrom", &mf.identity)],
+            ),
+            result(
+                "spf",
+                self.spf.helo.result.as_str(),
+                None,
+                vec![prop("smtp", "helo", self.helo)],
+            ),
+        ]
+    }
+
+    fn dkim(&self) -> Vec<MethodResult> {
+        let Some(c) = self.checks else {
+            return Vec::new();
+        };
+        if c.dkim.is_empty() {
+            return vec![result("dkim", "none", None, Vec::new())];
+        }
+        c.dkim
+            .iter()
+            .map(|d| {
+                let mut props = vec![
+                    prop("header", "d", &d.domain),
+                    prop("header", "s", &d.selector),
+                ];
+                if let Some(i) = &d.identity {
+                    props.push(prop("header", "i", i));
+                }
+                if !d.b_prefix.is_empty() {
+                    props.push(prop("header", "b", &d.b_prefix));
+                }
+                result("dkim", d.result.as_str(), d.reason.as_deref(), props)
+            })
+            .collect()
+    }
+
+    fn arc(&self) -> Vec<MethodResult> {
+        let Some(c) = self.checks else {
+            return Vec::new();
+        };
+        let ip = self.ip.to_string();
+        vec![result(
+            "arc",
+            c.arc.result.as_str(),
+            None,
+            vec![prop("smtp", "remote-ip", &ip)],
+        )]
+    }
+
+    fn iprev(&self) -> Vec<MethodResult> {
+        let Some(c) = self.checks else {
+            return Vec::new();
+        };
+        let ip = self.ip.to_string();
+        vec![result(
+            "iprev",
+            c.iprev.result.as_str(),
+            None,
+            vec![prop("policy", "iprev", &ip)],
+        )]
+    }
+
+    fn method(&self, m: Method, compact_spf: bool) -> Vec<MethodResult> {
+        match m {
+            Method::Spf if compact_spf => vec![self.spf_compact()],
+            Method::Spf => self.spf_per_identity(),
+            Method::Dkim => self.dkim(),
+            Method::Dmarc => Vec::new(),
+            Method::Arc => self.arc(),
+            Method::Iprev => self.iprev(),
+        }
+    }
+
+    /// The `X-Agari-Authentication-Results` value with `methods`; with the
+    /// default `["spf"]` byte for byte the guide's
+    /// `spf=${SPFResult} smtp.mailfrom=${OriginalSender} smtp.helo=${Helo}`.
+    pub fn x_agari(&self, authserv_id: &str, methods: &[Method]) -> String {
+        let results = methods.iter().flat_map(|m| self.method(*m, true)).collect();
+        AuthResults {
+            authserv_id: authserv_id.into(),
+            version: None,
+            results,
+        }
+        .to_string()
+    }
+
+    /// A standard `Authentication-Results` value with every method.
+    pub fn authentication_results(&self, authserv_id: &str) -> String {
+        let all = [
+            Method::Spf,
+            Method::Dkim,
+            Method::Dmarc,
+            Method::Arc,
+            Method::Iprev,
+        ];
+        let results = all.iter().flat_map(|m| self.method(*m, false)).collect();
+        AuthResults {
+            authserv_id: authserv_id.into(),
+            version: None,
+            results,
+        }
+        .to_string()
+    }
 }
 
 #[cfg(test)]
@@ -140,13 +245,19 @@ mod tests {
     #[test]
     fn stamp_is_the_guides_shape() {
         let v = verdict(SpfResult::Pass, "user@example.org");
+        let r = |helo, v| Results {
+            helo,
+            ip: [192, 0, 2, 1].into(),
+            spf: v,
+            checks: None,
+        };
         assert_eq!(
-            x_agari_value("mx.example.com", "mail.example.org", &v),
+            r("mail.example.org", &v).x_agari("mx.example.com", &[Method::Spf]),
             "mx.example.com; spf=pass smtp.mailfrom=user@example.org smtp.helo=mail.example.org"
         );
         let v = verdict(SpfResult::None, "postmaster@[192.0.2.1]");
         assert_eq!(
-            x_agari_value("mx.example.com", "[192.0.2.1]", &v),
+            r("[192.0.2.1]", &v).x_agari("mx.example.com", &[Method::Spf]),
             "mx.example.com; spf=none smtp.mailfrom=\"postmaster@[192.0.2.1]\" smtp.helo=\"[192.0.2.1]\""
         );
     }

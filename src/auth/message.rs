@@ -1,0 +1,275 @@
+//! Checks on the whole message at end of data: DKIM (RFC 6376, ed25519 per
+//! RFC 8463), ARC chain validation (RFC 8617) and iprev (RFC 8601 §3), run
+//! concurrently under the message's remaining time budget. DMARC builds on
+//! the DKIM results ([`super::dmarc`]).
+
+use super::Authenticator;
+use mail_auth::{AuthenticatedMessage, DkimResult, IprevResult, Parameters};
+use std::{fmt, net::IpAddr, time::Duration};
+
+/// A result keyword for dkim, arc or iprev (RFC 8601 §2.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to check (no signature, no ARC set, no PTR).
+    None,
+    /// Verified.
+    Pass,
+    /// Verification failed.
+    Fail,
+    /// Not verified, e.g. over the size cap (dkim only).
+    Neutral,
+    /// Signature valid but refused by local policy (dkim only).
+    Policy,
+    /// Transient (DNS) failure.
+    TempError,
+    /// Unrecoverable error (bad record or signature syntax).
+    PermError,
+}
+
+impl Outcome {
+    /// The lowercase keyword.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::None => "none",
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Neutral => "neutral",
+            Outcome::Policy => "policy",
+            Outcome::TempError => "temperror",
+            Outcome::PermError => "permerror",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One DKIM signature's verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimCheck {
+    /// Result.
+    pub result: Outcome,
+    /// Why, for anything but pass.
+    pub reason: Option<String>,
+    /// Signing domain (`d=`).
+    pub domain: String,
+    /// Selector (`s=`).
+    pub selector: String,
+    /// Agent or user identifier (`i=`), if given.
+    pub identity: Option<String>,
+    /// First 8 characters of the signature (`b=`), to tell signatures apart
+    /// (RFC 6008).
+    pub b_prefix: String,
+}
+
+/// The ARC chain's validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArcCheck {
+    /// none, pass or fail (RFC 8617 §4.4: cv).
+    pub result: Outcome,
+    /// Why, for a fail.
+    pub reason: Option<String>,
+}
+
+/// Forward-confirmed reverse DNS of the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IprevCheck {
+    /// Result.
+    pub result: Outcome,
+    /// The confirmed (or first) PTR name.
+    pub ptr: Option<String>,
+}
+
+/// DKIM, ARC and iprev for one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageChecks {
+    /// One entry per DKIM-Signature header, in header order.
+    pub dkim: Vec<DkimCheck>,
+    /// ARC.
+    pub arc: ArcCheck,
+    /// iprev.
+    pub iprev: IprevCheck,
+    /// The RFC 5322 From domain(s), lowercased, as mail-auth found them.
+    pub from_domains: Vec<String>,
+}
+
+impl Authenticator {
+    /// Verifies DKIM signatures and the ARC chain of `raw` (a CRLF message)
+    /// and iprev of `ip`, within `budget`. With `body_verified = false` (the
+    /// body was over the size cap) every signature is reported `neutral`
+    /// without verification (RFC 8601 §2.7.1) rather than stalling the MTA.
+    pub async fn check_message(
+        &self,
+        raw: &[u8],
+        ip: IpAddr,
+        body_verified: bool,
+        budget: Duration,
+    ) -> MessageChecks {
+        let ip = ip.to_canonical();
+        let Some(msg) = AuthenticatedMessage::parse(raw) else {
+            return MessageChecks {
+                dkim: Vec::new(),
+                arc: ArcCheck {
+                    result: Outcome::None,
+                    reason: None,
+                },
+                iprev: self.iprev(ip, budget).await,
+                from_domains: Vec::new(),
+            };
+        };
+        let from_domains = msg
+            .from
+            .iter()
+            .filter_map(|f| f.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
+            .collect();
+        let dkim = async {
+            if !body_verified {
+                return unverified(&msg);
+            }
+            let out = self.resolver.verify_dkim(Parameters::new(&msg)).await;
+            out.iter()
+                .map(|o| {
+                    let (result, reason) = dkim_outcome(o.result());
+                    let sig = o.signature();
+                    DkimCheck {
+                        result,
+                        reason,
+                        domain: sig.map(|s| s.d.to_ascii_lowercase()).unwrap_or_default(),
+                        selector: sig.map(|s| s.s.clone()).unwrap_or_default(),
+                        identity: sig.map(|s| s.i.clone()).filter(|i| !i.is_empty()),
+                        b_prefix: sig.map(|s| b_prefix(&s.b)).unwrap_or_default(),
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
+        let arc = async {
+            let out = self.resolver.verify_arc(Parameters::new(&msg)).await;
+            let (result, reason) = match dkim_outcome(out.result()) {
+                (Outcome::Pass, r) => (Outcome::Pass, r),
+                (Outcome::None, r) => (Outcome::None, r),
+                // RFC 8617 §4.4: the chain is pass, fail or none.
+                (_, r) => (Outcome::Fail, r),
+            };
+            ArcCheck { result, reason }
+        };
+        let iprev = self.iprev(ip, budget);
+        let all = async { tokio::join!(dkim, arc, iprev) };
+        match tokio::time::timeout(budget, all).await {
+            Ok((dkim, arc, iprev)) => MessageChecks {
+                dkim,
+                arc,
+                iprev,
+                from_domains,
+            },
+            Err(_) => MessageChecks {
+                dkim: timed_out(&msg),
+                arc: ArcCheck {
+                    result: if msg.ams_headers.is_empty() {
+                        Outcome::None
+                    } else {
+                        Outcome::Fail
+                    },
+                    reason: Some("time budget exhausted".into()),
+                },
+                iprev: IprevCheck {
+                    result: Outcome::TempError,
+                    ptr: None,
+                },
+                from_domains,
+            },
+        }
+    }
+
+    async fn iprev(&self, ip: IpAddr, budget: Duration) -> IprevCheck {
+        let check = self.resolver.verify_iprev(Parameters::new(ip));
+        let Ok(out) = tokio::time::timeout(budget, check).await else {
+            return IprevCheck {
+                result: Outcome::TempError,
+                ptr: None,
+            };
+        };
+        let ptr = out
+            .ptr
+            .as_ref()
+            .and_then(|p| p.first())
+            .map(|n| n.trim_end_matches('.').to_ascii_lowercase());
+        let result = match out.result {
+            IprevResult::Pass => Outcome::Pass,
+            IprevResult::Fail(_) => Outcome::Fail,
+            IprevResult::TempError(_) => Outcome::TempError,
+            IprevResult::PermError(_) => Outcome::PermError,
+            IprevResult::None => Outcome::None,
+        };
+        IprevCheck { result, ptr }
+    }
+}
+
+fn dkim_outcome(r: &DkimResult) -> (Outcome, Option<String>) {
+    match r {
+        DkimResult::Pass => (Outcome::Pass, None),
+        DkimResult::Neutral(e) => (Outcome::Neutral, Some(e.to_string())),
+        DkimResult::Fail(e) => (Outcome::Fail, Some(e.to_string())),
+        DkimResult::PermError(e) => (Outcome::PermError, Some(e.to_string())),
+        DkimResult::TempError(e) => (Outcome::TempError, Some(e.to_string())),
+        DkimResult::None => (Outcome::None, None),
+    }
+}
+
+/// Every signature as `neutral`: the body was not verified.
+fn unverified(msg: &AuthenticatedMessage<'_>) -> Vec<DkimCheck> {
+    signatures(
+        msg,
+        Outcome::Neutral,
+        "message over the size cap, not verified",
+    )
+}
+
+fn timed_out(msg: &AuthenticatedMessage<'_>) -> Vec<DkimCheck> {
+    signatures(msg, Outcome::TempError, "time budget exhausted")
+}
+
+fn signatures(msg: &AuthenticatedMessage<'_>, result: Outcome, why: &str) -> Vec<DkimCheck> {
+    msg.dkim_headers
+        .iter()
+        .map(|h| DkimCheck {
+            result,
+            reason: Some(why.into()),
+            domain: h.header.d.to_ascii_lowercase(),
+            selector: h.header.s.clone(),
+            identity: Some(h.header.i.clone()).filter(|i| !i.is_empty()),
+            b_prefix: b_prefix(&h.header.b),
+        })
+        .collect()
+}
+
+/// RFC 6008: the first 8 base64 characters of the signature.
+fn b_prefix(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(8);
+    for chunk in b.chunks(3).take(2) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &c)| n | u32::from(c) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::b_prefix;
+
+    #[test]
+    fn signature_prefix_is_base64_of_six_bytes() {
+        assert_eq!(b_prefix(b"123456789"), "MTIzNDU2");
+        assert_eq!(b_prefix(b"abcdef"), "YWJjZGVm");
+        assert_eq!(b_prefix(b"ab"), "YWI");
+        assert_eq!(b_prefix(b""), "");
+    }
+}
