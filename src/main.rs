@@ -19,11 +19,12 @@ fn main() -> ExitCode {
     // than that (context switches taken straight from the MTA; see
     // BENCHMARKS.md). The sensor parses on the blocking pool either way.
     let runtime = match cli.command {
-        Command::Milter(_) | Command::Check(_) | Command::Messages(_) => {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-        }
+        Command::Milter(_)
+        | Command::Check(_)
+        | Command::Messages(_)
+        | Command::PostfixConfig(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
         Command::Run(_) | Command::Sensor(_) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build(),
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
             Command::Sensor(a) => cli::sensor(a).await,
             Command::Messages(a) => cli::messages(a).await,
             Command::Check(a) => cli::check(a).await,
+            Command::PostfixConfig(a) => cli::postfix_config(a),
         }
     });
     match result {

@@ -2,9 +2,11 @@
 //! override the TOML configuration file.
 
 mod milter;
+mod postfix_config;
 mod sensor;
 
 pub use milter::{check, milter};
+pub use postfix_config::{postfix_config, PostfixConfigArgs, SensorMode};
 pub use sensor::{messages, run, sensor};
 
 use crate::auth::Authenticator;
@@ -44,6 +46,9 @@ pub enum Command {
     /// Print the header(s) the milter would stamp for a client, HELO name and
     /// sender, without sending mail (uses the same configuration and DNS).
     Check(CheckArgs),
+    /// Print the Postfix main.cf/master.cf lines for the milter and for dual
+    /// delivery to sensors (the vendor guide's steps, commented).
+    PostfixConfig(PostfixConfigArgs),
 }
 
 /// Options shared by every command.

@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+"""Checks of postfix-test/lab: the mailbox copy's headers and the sensors' records.
+
+  check.py cases    SCDIR RUN PF DS AUTHSERV_ID BLACKHOLE FOREIGN_ID  -> SCDIR/check.out
+  check.py failover SCDIR RUN COUNT PF     (prints problems; nothing = pass)
+  check.py lb       SCDIR RUN COUNT PF     (prints problems; writes SCDIR/lb.split)
+"""
+import email
+import email.policy
+import glob
+import json
+import os
+import re
+import sys
+
+
+def records(sc):
+    return [json.loads(l) for l in open(os.path.join(sc, "records.jsonl")) if l.strip()]
+
+
+def mailbox_copies(maildir, name):
+    out = []
+    for f in glob.glob(os.path.join(maildir, "new", "*")):
+        raw = open(f, "rb").read()
+        if re.search(rb"^X-Lab-Case: " + re.escape(name.encode()) + rb"\r?$", raw, re.M):
+            out.append(email.message_from_bytes(raw, policy=email.policy.compat32))
+    return out
+
+
+def unfold(v):
+    return " ".join(str(v).split())
+
+
+def maillog_problems(pf):
+    bad = []
+    for line in open(os.path.join(pf, "maillog"), errors="replace"):
+        if re.search(r"status=(bounced|expired)|sender non-delivery notification|postfix/bounce\[", line):
+            bad.append(line.rstrip())
+    return bad
+
+
+def cases(sc, run, pf, ds, authserv, blackhole, foreign):
+    recs = records(sc)
+    out = []
+    for entry in open(os.path.join(sc, "cases.txt")).read().split("\n"):
+        if not entry.strip():
+            continue
+        name, ip, port, helo, sender, rcpt, spf, kind = entry.split("|")
+        errs = []
+        rc = open(os.path.join(sc, name + ".rc")).read().strip()
+        if rc != "0":
+            swaks = open(os.path.join(sc, name + ".swaks"), errors="replace").read().splitlines()
+            out.append("FAIL %s swaks rc=%s\n" % (name, rc) + "".join("    | %s\n" % l for l in swaks[-8:]))
+            continue
+        mailfrom = "postmaster@" + helo if sender == "<>" else sender
+        stamp = "%s; spf=%s smtp.mailfrom=%s smtp.helo=%s" % (authserv, spf, mailfrom, helo)
+        dom = rcpt.split("@")[1]
+        base = pf if dom == "inbox.test" else ds
+        boxes = mailbox_copies(os.path.join(base, "mail", dom, rcpt.split("@")[0]), name)
+        if len(boxes) != 1:
+            errs.append("%d mailbox copies in %s/mail/%s, expected 1" % (len(boxes), base, dom))
+        else:
+            m = boxes[0]
+            xa = [unfold(v) for v in m.get_all("X-Agari-Authentication-Results") or []]
+            ar = [unfold(v) for v in m.get_all("Authentication-Results") or []]
+            if kind in ("plain", "forged", "ds-noar"):
+                if xa != [stamp]:
+                    errs.append("mailbox X-Agari %r, expected exactly [%r]" % (xa, stamp))
+            if kind in ("plain", "forged"):
+                ours = [a for a in ar if a.startswith(authserv + ";")]
+                if len(ours) != 1 or ("spf=%s " % spf) not in ours[0] + " ":
+                    errs.append("mailbox Authentication-Results %r, expected one of ours with spf=%s" % (ar, spf))
+            if kind == "trusted":
+                upstream = "%s; spf=pass smtp.mailfrom=%s smtp.helo=upstream.doc.test" % (authserv, sender)
+                if xa != [upstream] or ar:
+                    errs.append("trusted relay: headers changed: X-Agari %r AR %r, expected only the upstream's %r"
+                                % (xa, ar, upstream))
+            if kind == "auth":
+                if xa or ar:
+                    errs.append("authenticated: X-Agari %r / AR %r left, expected forged ones deleted and no stamp"
+                                % (xa, ar))
+            if kind == "ds-noar" and ar:
+                errs.append("downstream should have stripped AR, mailbox has %r" % ar)
+            if kind == "ds-noxagari":
+                if xa or not any(a.startswith(authserv + ";") and "spf=%s " % spf in a + " " for a in ar):
+                    errs.append("downstream: X-Agari %r (expected none), AR %r (expected ours, spf=%s)" % (xa, ar, spf))
+            if kind == "ds-foreign":
+                if xa or not ar or not all(a.startswith(foreign + ";") for a in ar):
+                    errs.append("downstream: X-Agari %r (expected none), AR %r (expected only %s)" % (xa, ar, foreign))
+        mine = [r for r in recs if r.get("subject") == "lab %s %s" % (name, run)]
+        if len(mine) != 1:
+            errs.append("%d sensor records, expected 1" % len(mine))
+        else:
+            r = mine[0]
+            auth = r.get("auth") or {}
+            orig = r.get("original") or {}
+
+            def want(label, got, exp):
+                if got != exp:
+                    errs.append("%s = %r, expected %r" % (label, got, exp))
+
+            want("rcptto", r.get("rcptto"), [rcpt])
+            want("mailfrom (the copy's return path)", r.get("mailfrom"), blackhole)
+            want("sensor", r.get("_db"), "a")
+            spf_got = (auth.get("spf") or {}).get("result")
+            if kind in ("plain", "forged", "ds-noar"):
+                want("auth.source", auth.get("source"), "x-agari")
+            if kind == "ds-noxagari":
+                want("auth.source", auth.get("source"), "authentication-results")
+            if kind in ("plain", "forged", "ds-noar", "ds-noxagari"):
+                want("auth.authserv_id", auth.get("authserv_id"), authserv)
+                want("auth.spf.result", spf_got, spf)
+                want("auth.untrusted_ids", auth.get("untrusted_ids"), [])
+                want("original.mailfrom", orig.get("mailfrom"), mailfrom)
+                want("original.helo", orig.get("helo"), helo)
+                want("original.client_ip", orig.get("client_ip"), ip)
+            if kind == "trusted":
+                want("auth.source", auth.get("source"), "x-agari")
+                want("auth.spf.result", spf_got, "pass")
+                want("original.helo", orig.get("helo"), "upstream.doc.test")
+            if kind == "auth":
+                want("auth.source", auth.get("source"), "none")
+            if kind == "ds-foreign":
+                want("auth.source", auth.get("source"), "none")
+                want("auth.untrusted_ids", auth.get("untrusted_ids"), [foreign])
+                want("auth.spf", auth.get("spf"), None)
+            if errs:
+                errs.append("record: " + json.dumps(r, sort_keys=True)[:1500])
+        if errs:
+            out.append("FAIL %s %s\n" % (name, errs[0]) + "".join("    | %s\n" % e for e in errs[1:]))
+        else:
+            out.append("PASS %s\n" % name)
+    qerr = os.path.join(sc, "queue.err")
+    bad = maillog_problems(pf)
+    if os.path.exists(qerr) or bad:
+        out.append("FAIL no-bounces %s\n" % ("queue not empty" if os.path.exists(qerr) else "bounce/expiry in maillog")
+                   + "".join("    | %s\n" % l for l in bad[:10]))
+    else:
+        out.append("PASS no-bounces\n")
+    open(os.path.join(sc, "check.out"), "w").write("".join(out))
+
+
+def failover(sc, run, count, pf):
+    recs = records(sc)
+    mine = [r for r in recs if (r.get("subject") or "").startswith("lab ordered-failover-")
+            and (r.get("subject") or "").endswith(" " + run)]
+    where = sorted(r["_db"] for r in mine)
+    if where != ["b"] * count:
+        print("copies with sensor A down: %d records, sensors %r; expected %d, all at B" % (len(mine), where, count))
+    subj = sorted(r["subject"] for r in mine)
+    if len(set(subj)) != len(subj):
+        print("duplicated records: %r" % subj)
+    for r in mine:
+        if r.get("mailfrom") != "blackhole@discard.invalid" or r.get("rcptto") != ["user@inbox.test"]:
+            print("record envelope %r -> %r" % (r.get("mailfrom"), r.get("rcptto")))
+    for i in range(1, count + 1):
+        n = len(mailbox_copies(os.path.join(pf, "mail", "inbox.test", "user"), "ordered-failover-%d" % i))
+        if n != 1:
+            print("ordered-failover-%d: %d mailbox copies, expected 1" % (i, n))
+    for line in maillog_problems(pf):
+        print("maillog: " + line)
+
+
+def lb(sc, run, count, pf):
+    recs = records(sc)
+    mine = [r for r in recs if r.get("subject") == "lab load-balanced " + run]
+    a = sum(1 for r in mine if r["_db"] == "a")
+    b = sum(1 for r in mine if r["_db"] == "b")
+    open(os.path.join(sc, "lb.split"), "w").write("load-balanced split: sensor A %d, sensor B %d\n" % (a, b))
+    if a + b != count or a == 0 or b == 0:
+        print("sensor A got %d, sensor B %d copies of %d messages; expected both > 0, sum %d" % (a, b, count, count))
+    ids = [r.get("msg_id") for r in mine]
+    if len(set(ids)) != len(ids):
+        print("duplicated msg_ids: %d records, %d distinct" % (len(ids), len(set(ids))))
+    for line in maillog_problems(pf):
+        print("maillog: " + line)
+
+
+if __name__ == "__main__":
+    what = sys.argv[1]
+    if what == "cases":
+        cases(*sys.argv[2:9])
+    elif what == "failover":
+        failover(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    elif what == "lb":
+        lb(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
