@@ -85,7 +85,7 @@ pub fn select_with_index(
     for r in &ar.results {
         let m = method_info(r);
         match r.method.as_str() {
-            "spf" if info.spf.is_none() => info.spf = Some(m),
+            "spf" => add_spf(&mut info, m),
             "dkim" => info.dkim.push(m),
             "dmarc" if info.dmarc.is_none() => info.dmarc = Some(m),
             "arc" if info.arc.is_none() => info.arc = Some(m),
@@ -104,12 +104,30 @@ pub fn select_with_index(
     (info, Some(*index))
 }
 
+/// Keeps the MAIL FROM identity's spf result as `spf` and a separately
+/// reported HELO identity's as `spf_helo` (RFC 8601 §2.7.2: one result per
+/// identity, as authsense's own Authentication-Results writes them).
+fn add_spf(info: &mut AuthInfo, m: MethodInfo) {
+    let mailfrom = |m: &MethodInfo| {
+        m.props
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("smtp.mailfrom"))
+    };
+    match &info.spf {
+        None => info.spf = Some(m),
+        Some(cur) if !mailfrom(cur) && mailfrom(&m) => info.spf_helo = info.spf.replace(m),
+        Some(_) if info.spf_helo.is_none() => info.spf_helo = Some(m),
+        Some(_) => {}
+    }
+}
+
 /// The chosen header's `smtp.<property>` of its first spf result that has
 /// one, unless it is empty or an unexpanded `${...}` template.
 pub fn smtp_property(info: &AuthInfo, property: &str) -> Option<String> {
     let key = format!("smtp.{property}");
     info.spf
         .iter()
+        .chain(info.spf_helo.iter())
         .flat_map(|m| m.props.iter())
         .find(|(k, _)| k.eq_ignore_ascii_case(&key))
         .map(|(_, v)| v.trim().to_string())
@@ -394,6 +412,22 @@ mod tests {
         assert_eq!(smtp_property(&info, "mailfrom"), None);
         assert_eq!(smtp_property(&info, "helo"), None);
         assert_eq!(info.spf.map(|m| m.props.len()), Some(2));
+    }
+
+    #[test]
+    fn per_identity_spf_results() {
+        // authsense's own Authentication-Results: one spf result per identity,
+        // in either order.
+        for value in [
+            " mx.example.com; spf=fail smtp.mailfrom=u@fail.example; spf=pass smtp.helo=mail.example",
+            " mx.example.com; spf=pass smtp.helo=mail.example; spf=fail smtp.mailfrom=u@fail.example",
+        ] {
+            let info = select(&hdrs(&[(AR, value)]), &trusted());
+            assert_eq!(info.spf.as_ref().map(|m| m.result.as_str()), Some("fail"), "{value}");
+            assert_eq!(info.spf_helo.as_ref().map(|m| m.result.as_str()), Some("pass"), "{value}");
+            assert_eq!(smtp_property(&info, "mailfrom").as_deref(), Some("u@fail.example"));
+            assert_eq!(smtp_property(&info, "helo").as_deref(), Some("mail.example"));
+        }
     }
 
     #[test]

@@ -126,8 +126,12 @@ pub struct AuthInfo {
     pub source: AuthSource,
     /// Its authserv-id.
     pub authserv_id: Option<String>,
-    /// SPF result.
+    /// SPF result (the MAIL FROM identity's when results are per identity).
     pub spf: Option<MethodInfo>,
+    /// The HELO identity's own SPF result, when the header reports the
+    /// identities separately (RFC 8601 §2.7.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spf_helo: Option<MethodInfo>,
     /// DKIM results, one per signature.
     pub dkim: Vec<MethodInfo>,
     /// DMARC result.
