@@ -210,6 +210,11 @@ impl Authenticator {
 fn dkim_outcome(r: &DkimResult) -> (Outcome, Option<String>) {
     match r {
         DkimResult::Pass => (Outcome::Pass, None),
+        // A body that does not match its signed hash failed verification
+        // (RFC 6376 §6.1.3; RFC 8601 §2.7.1 "fail"); mail-auth says neutral.
+        DkimResult::Neutral(
+            e @ mail_auth::Error::Dkim(mail_auth::dkim::DkimError::FailedBodyHashMatch),
+        ) => (Outcome::Fail, Some(e.to_string())),
         DkimResult::Neutral(e) => (Outcome::Neutral, Some(e.to_string())),
         DkimResult::Fail(e) => (Outcome::Fail, Some(e.to_string())),
         DkimResult::PermError(e) => (Outcome::PermError, Some(e.to_string())),
