@@ -247,3 +247,52 @@ async fn default_x_agari_is_the_guides_header_next_to_the_full_ar() {
     );
     milter.stop().await;
 }
+
+#[tokio::test]
+async fn check_message_prints_the_full_stamp() {
+    let (zone, raw) = signed();
+    let dns = FakeDns::start(zone).await;
+    let dir = std::env::temp_dir().join(format!("authsense-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let eml = dir.join("signed.eml");
+    // Stored with LF line endings, as files usually are.
+    std::fs::write(&eml, raw.replace("\r\n", "\n")).unwrap();
+    let ns = dns.addr.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_authsense"))
+            .args(["check", "--ip", "192.0.2.10", "--helo", "mail.pass.example"])
+            .args([
+                "--from",
+                "alice@pass.example",
+                "--authserv-id",
+                "mx.example.com",
+            ])
+            .args(["--nameserver", &ns, "--methods", "spf,dkim,iprev"])
+            .arg("--message")
+            .arg(&eml)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("X-Agari-Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=alice@pass.example smtp.helo=mail.pass.example; dkim=pass header.d=pass.example header.s=sel header.b="), "{text}");
+    assert!(
+        lines[0].ends_with("; iprev=pass policy.iprev=192.0.2.10"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("Authentication-Results: mx.example.com; spf=pass"),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("; arc=none smtp.remote-ip=192.0.2.10"),
+        "{text}"
+    );
+}

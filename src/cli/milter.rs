@@ -26,9 +26,21 @@ pub async fn milter(args: MilterArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// `authsense check`: prints what the milter would stamp.
+/// `authsense check`: prints what the milter would stamp. With `--message`
+/// the message file's headers and body go through the milter's own path, so
+/// DKIM, DMARC, ARC and iprev are evaluated too and the standard
+/// Authentication-Results is printed with every method.
 pub async fn check(args: CheckArgs) -> Result<(), String> {
-    let cfg = args.common.config()?;
+    let mut cfg = args.common.config()?;
+    let message = match &args.message {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("cannot read message {}: {e}", path.display()))?;
+            cfg.milter.add_authentication_results = true;
+            Some(bytes)
+        }
+        None => None,
+    };
     let shared = args.common.shared(&cfg)?;
     let mut s = Session::new(shared);
     s.connect(String::new(), Some(args.ip));
@@ -42,6 +54,13 @@ pub async fn check(args: CheckArgs) -> Result<(), String> {
         println!("550 5.7.23 {text}");
         return Ok(());
     }
+    if let Some(bytes) = &message {
+        let (headers, body) = split_message(bytes);
+        for (name, value) in headers {
+            s.header(&name, &value);
+        }
+        s.body(&body);
+    }
     let plan = s.eom(None).await;
     if plan.inserts.is_empty() {
         println!("(no stamp: this client is not stamped by the configuration — trusted network or downstream mode)");
@@ -50,4 +69,24 @@ pub async fn check(args: CheckArgs) -> Result<(), String> {
         println!("{name}: {value}");
     }
     Ok(())
+}
+
+/// Splits a message file (LF or CRLF) into `(name, value)` header pairs as
+/// an MTA passes them to a milter (value after the colon, folded lines kept)
+/// and a CRLF body.
+fn split_message(bytes: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
+    let text = String::from_utf8_lossy(bytes).replace("\r\n", "\n");
+    let (head, body) = text.split_once("\n\n").unwrap_or((text.as_str(), ""));
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in head.lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = headers.last_mut() {
+                last.1.push('\n');
+                last.1.push_str(line);
+            }
+        } else if let Some((n, v)) = line.split_once(':') {
+            headers.push((n.to_string(), v.to_string()));
+        }
+    }
+    (headers, body.replace('\n', "\r\n").into_bytes())
 }

@@ -63,6 +63,10 @@ pub struct CommonArgs {
     /// DNS server as IP or IP:PORT instead of /etc/resolv.conf (repeatable).
     #[arg(long = "nameserver", value_name = "IP:PORT", value_parser = config::parse_nameserver)]
     pub nameservers: Vec<SocketAddr>,
+    /// Methods in X-Agari-Authentication-Results, e.g. spf,dkim,dmarc,arc,iprev
+    /// [default: spf, the vendor guide's header].
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub methods: Vec<config::Method>,
 }
 
 /// `authsense milter`.
@@ -167,6 +171,10 @@ pub struct CheckArgs {
     /// MAIL FROM address; "" or "<>" for the null reverse-path.
     #[arg(long, value_name = "ADDR")]
     from: String,
+    /// A stored message (.eml): also verify DKIM, DMARC, ARC and iprev and
+    /// print the full Authentication-Results.
+    #[arg(long, value_name = "FILE")]
+    message: Option<PathBuf>,
 }
 
 impl CommonArgs {
@@ -178,6 +186,9 @@ impl CommonArgs {
         }
         if !self.nameservers.is_empty() {
             cfg.dns.nameservers = self.nameservers.clone();
+        }
+        if !self.methods.is_empty() {
+            cfg.milter.methods = self.methods.clone();
         }
         Ok(cfg)
     }
