@@ -176,7 +176,11 @@ fn empty_result_list_is_still_the_chosen_header() {
     let r = run("empty-results.eml");
     assert_eq!(r.auth.source, AuthSource::XAgari);
     assert_eq!(r.auth.authserv_id.as_deref(), Some("mx.example.com"));
-    assert_eq!(r.auth.spf, None);
+    // The X-Agari header carries no spf result, so spf comes from the
+    // trusted Authentication-Results below it, and says so.
+    let spf = r.auth.spf.as_ref().expect("spf from the AR");
+    assert_eq!(spf.result, "pass");
+    assert_eq!(spf.source, AuthSource::AuthenticationResults);
     assert!(r.auth.conflicts.is_empty());
     assert_eq!(r.original.mailfrom.as_deref(), Some("gina@sender.example"));
     assert_eq!(r.original.client_ip.as_deref(), Some("192.0.2.12"));

@@ -82,15 +82,13 @@ pub fn select_with_index(
     info.source = *source;
     info.authserv_id = Some(ar.authserv_id.clone());
     info.raw = Some(raw.clone());
-    for r in &ar.results {
-        let m = method_info(r);
-        match r.method.as_str() {
-            "spf" => add_spf(&mut info, m),
-            "dkim" => info.dkim.push(m),
-            "dmarc" if info.dmarc.is_none() => info.dmarc = Some(m),
-            "arc" if info.arc.is_none() => info.arc = Some(m),
-            _ => {}
-        }
+    add_results(&mut info, *source, ar, |_| true);
+    // A method the chosen header does not carry comes from the topmost
+    // trusted header of the other kind that does.
+    let carried: Vec<&str> = ar.results.iter().map(|r| r.method.as_str()).collect();
+    let missing = |m: &str| !carried.contains(&m);
+    if let Some((_, other_source, _, other)) = candidates.iter().find(|c| c.1 != *source) {
+        add_results(&mut info, *other_source, other, |m| missing(m));
     }
     for (j, (_, other_source, _, other)) in candidates.iter().enumerate() {
         if j != pos {
@@ -102,6 +100,26 @@ pub fn select_with_index(
         }
     }
     (info, Some(*index))
+}
+
+/// Adds the results of `ar` (from `source`) for the methods `wanted` accepts.
+fn add_results(
+    info: &mut AuthInfo,
+    source: AuthSource,
+    ar: &authres::AuthResults,
+    wanted: impl Fn(&str) -> bool,
+) {
+    for r in ar.results.iter().filter(|r| wanted(&r.method)) {
+        let mut m = method_info(r);
+        m.source = source;
+        match r.method.as_str() {
+            "spf" => add_spf(info, m),
+            "dkim" => info.dkim.push(m),
+            "dmarc" if info.dmarc.is_none() => info.dmarc = Some(m),
+            "arc" if info.arc.is_none() => info.arc = Some(m),
+            _ => {}
+        }
+    }
 }
 
 /// Keeps the MAIL FROM identity's spf result as `spf` and a separately
@@ -194,6 +212,7 @@ fn label(source: AuthSource) -> &'static str {
 
 fn method_info(r: &MethodResult) -> MethodInfo {
     MethodInfo {
+        source: AuthSource::None,
         result: normalise_result(&r.method, &r.result),
         reason: r.reason.clone(),
         props: r
@@ -317,10 +336,11 @@ mod tests {
                 vec![],
             ),
             (
+                // X-Agari carries no spf: spf comes from the trusted AR.
                 vec![(XA, " mx.example.com;"), (AR, " mx.example.com; spf=pass")],
                 AuthSource::XAgari,
                 Some("mx.example.com"),
-                None,
+                Some("pass"),
                 Some(0),
                 vec![],
                 vec![],
@@ -412,6 +432,36 @@ mod tests {
         assert_eq!(smtp_property(&info, "mailfrom"), None);
         assert_eq!(smtp_property(&info, "helo"), None);
         assert_eq!(info.spf.map(|m| m.props.len()), Some(2));
+    }
+
+    #[test]
+    fn each_method_from_the_topmost_trusted_header_that_carries_it() {
+        let h = hdrs(&[
+            (XA, " mx.example.com; spf=pass smtp.mailfrom=a@x.example smtp.helo=h.example"),
+            (AR, " mx.example.com; spf=fail smtp.mailfrom=a@x.example; dkim=pass header.d=x.example; dmarc=pass header.from=x.example"),
+            (AR, " mx.example.com; arc=pass"),
+        ]);
+        let info = select(&h, &trusted());
+        let spf = info.spf.as_ref().unwrap();
+        assert_eq!(
+            (spf.result.as_str(), spf.source),
+            ("pass", AuthSource::XAgari)
+        );
+        assert_eq!(info.dkim.len(), 1);
+        assert_eq!(info.dkim[0].source, AuthSource::AuthenticationResults);
+        let dmarc = info.dmarc.as_ref().unwrap();
+        assert_eq!(
+            (dmarc.result.as_str(), dmarc.source),
+            ("pass", AuthSource::AuthenticationResults)
+        );
+        // Only the topmost AR is consulted for what X-Agari lacks.
+        assert!(info.arc.is_none());
+        assert_eq!(info.source, AuthSource::XAgari);
+        assert!(
+            info.conflicts.iter().any(|c| c.starts_with("spf:")),
+            "{:?}",
+            info.conflicts
+        );
     }
 
     #[test]

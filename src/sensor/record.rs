@@ -158,6 +158,11 @@ pub struct MethodInfo {
     pub reason: Option<String>,
     /// `ptype.property` → value, e.g. `smtp.mailfrom`.
     pub props: Vec<(String, String)>,
+    /// The header this result was taken from (each method comes from the
+    /// topmost trusted X-Agari header that carries it, else from the topmost
+    /// trusted Authentication-Results).
+    #[serde(default)]
+    pub source: AuthSource,
 }
 
 /// A display name and address.
