@@ -48,6 +48,7 @@ pub fn method(result: &str) -> MethodInfo {
         result: result.into(),
         reason: None,
         props: vec![("smtp.mailfrom".into(), "alice@sender.example".into())],
+        source: AuthSource::XAgari,
     }
 }
 
