@@ -2,10 +2,12 @@
 //! of authsense consumes. This is the only module that imports `mail-auth`'s
 //! verifiers; DNS comes from [`crate::dns`].
 
+mod psl;
 mod spf;
 mod spf_probe;
 mod spf_syntax;
 
+pub use self::psl::organizational_domain;
 pub use spf::{SpfCheck, SpfRequest, SpfVerdict};
 
 use crate::config::DnsConfig;
