@@ -2,12 +2,18 @@
 //! of authsense consumes. This is the only module that imports `mail-auth`'s
 //! verifiers; DNS comes from [`crate::dns`].
 
+mod dmarc;
+mod dmarc_record;
 mod psl;
 mod spf;
 mod spf_probe;
 mod spf_syntax;
 
 pub use self::psl::organizational_domain;
+pub use dmarc::{
+    aligned, sampled_in, AlignmentMode, DmarcInput, DmarcPolicy, DmarcResult, DmarcVerdict,
+};
+pub use dmarc_record::{DmarcRecord, RecordError};
 pub use spf::{SpfCheck, SpfRequest, SpfVerdict};
 
 use crate::config::DnsConfig;
