@@ -2,11 +2,19 @@
 //! of authsense consumes. This is the only module that imports `mail-auth`'s
 //! verifiers; DNS comes from [`crate::dns`].
 
+mod dmarc;
+mod dmarc_record;
 mod message;
+mod psl;
 mod spf;
 mod spf_probe;
 mod spf_syntax;
 
+pub use self::psl::organizational_domain;
+pub use dmarc::{
+    aligned, sampled_in, AlignmentMode, DmarcInput, DmarcPolicy, DmarcResult, DmarcVerdict,
+};
+pub use dmarc_record::{DmarcRecord, RecordError};
 pub use message::{ArcCheck, DkimCheck, IprevCheck, MessageChecks, Outcome};
 pub use spf::{SpfCheck, SpfRequest, SpfVerdict};
 
