@@ -52,6 +52,7 @@ fn stamps_parse_with_python_authres() {
                 ip: [192, 0, 2, 1].into(),
                 spf: &v,
                 checks: None,
+                dmarc: None,
             };
             headers.push((
                 r,

@@ -296,3 +296,62 @@ async fn check_message_prints_the_full_stamp() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn dmarc_pass_fail_and_none() {
+    let (mut zone, raw) = signed();
+    zone.add("_dmarc.pass.example", Rec::txt("v=DMARC1; p=reject"));
+    zone.add(
+        "_dmarc.other.example",
+        Rec::txt("v=DMARC1; p=quarantine; sp=none"),
+    );
+    let dns = FakeDns::start(zone).await;
+    let milter = TestMilter::spawn(full_config(&dns)).await;
+    let ip: IpAddr = [192, 0, 2, 10].into();
+    let dmarc_of = |actions: &EomActions| {
+        let xa = inserted(actions, XA);
+        let part = xa
+            .split("; ")
+            .find(|p| p.starts_with("dmarc="))
+            .unwrap_or("")
+            .to_string();
+        part
+    };
+    // Aligned DKIM and SPF.
+    let mut conn = open(&milter).await;
+    let (actions, _) = send(&mut conn, ip, &raw).await;
+    assert_eq!(
+        dmarc_of(&actions),
+        "dmarc=pass header.from=pass.example policy.dmarc=reject"
+    );
+    // Aligned by SPF alone (unsigned message, MAIL FROM in the From domain).
+    let unsigned = MESSAGE.to_string();
+    let mut conn = open(&milter).await;
+    let (actions, _) = send(&mut conn, ip, &unsigned).await;
+    assert_eq!(
+        dmarc_of(&actions),
+        "dmarc=pass header.from=pass.example policy.dmarc=reject"
+    );
+    // Unaligned: From another domain, SPF and DKIM for pass.example only.
+    let unaligned = raw.replace(
+        "From: Alice <alice@pass.example>",
+        "From: Alice <alice@other.example>",
+    );
+    let mut conn = open(&milter).await;
+    let (actions, _) = send(&mut conn, ip, &unaligned).await;
+    let xa = inserted(&actions, XA);
+    assert!(
+        xa.contains("; dkim=fail"),
+        "From is signed, so changing it breaks DKIM: {xa}"
+    );
+    assert_eq!(
+        dmarc_of(&actions),
+        "dmarc=fail header.from=other.example policy.dmarc=quarantine"
+    );
+    // No DMARC record anywhere for the From domain.
+    let unlisted = MESSAGE.replace("alice@pass.example", "alice@nodmarc.example");
+    let mut conn = open(&milter).await;
+    let (actions, _) = send(&mut conn, ip, &unlisted).await;
+    assert_eq!(dmarc_of(&actions), "dmarc=none header.from=nodmarc.example");
+    milter.stop().await;
+}

@@ -221,19 +221,19 @@ impl Session {
             deletions: msg.forgeries.deletions().collect(),
             inserts: Vec::new(),
         };
-        let checks = match (msg.capture.take(), self.client_ip) {
-            (Some(capture), Some(ip)) if msg.verdict.is_some() => {
+        let (checks, dmarc) = match (msg.capture.take(), self.client_ip, &msg.verdict) {
+            (Some(capture), Some(ip), Some(v)) => {
                 let (raw, complete) = capture.finish();
+                let started = Instant::now();
                 let spent = std::time::Duration::from_micros(msg.spf_us as u64);
                 let budget = self.shared.config.auth_timeout().saturating_sub(spent);
-                Some(
-                    self.shared
-                        .auth
-                        .check_message(&raw, ip, complete, budget)
-                        .await,
-                )
+                let auth = &self.shared.auth;
+                let checks = auth.check_message(&raw, ip, complete, budget).await;
+                let left = budget.saturating_sub(started.elapsed());
+                let dmarc = dmarc(auth, &checks, v, queue_id, left).await;
+                (Some(checks), dmarc)
             }
-            _ => None,
+            _ => (None, None),
         };
         if let (Role::Stamp, Some(v), Some(ip)) = (msg.role, &msg.verdict, self.client_ip) {
             let id = &self.shared.authserv_id;
@@ -242,6 +242,7 @@ impl Session {
                 ip,
                 spf: v,
                 checks: checks.as_ref(),
+                dmarc: dmarc.as_ref(),
             };
             plan.inserts.push((
                 stamp::X_AGARI,
@@ -302,6 +303,57 @@ impl Session {
             elapsed_us = elapsed_us as u64,
             "message"
         );
+    }
+}
+
+/// DMARC (RFC 7489) from the SPF and DKIM results, under `budget`. None
+/// when the From header names no single domain to evaluate.
+async fn dmarc(
+    auth: &crate::auth::Authenticator,
+    checks: &crate::auth::MessageChecks,
+    spf: &SpfVerdict,
+    queue_id: Option<&str>,
+    budget: std::time::Duration,
+) -> Option<crate::auth::DmarcVerdict> {
+    use crate::auth::{DmarcInput, DmarcResult, DmarcVerdict, Outcome};
+    let from = checks.from_domains.first()?;
+    if checks.from_domains.iter().any(|d| d != from) {
+        // RFC 7489 §6.6.1: several From domains are not evaluated here.
+        return None;
+    }
+    let pass: Vec<&str> = checks
+        .dkim
+        .iter()
+        .filter(|d| d.result == Outcome::Pass)
+        .map(|d| d.domain.as_str())
+        .collect();
+    let identity = &spf.mail_from.identity;
+    let input = DmarcInput {
+        from_domain: from,
+        spf_result: spf.mail_from.result,
+        spf_domain: identity
+            .rsplit_once('@')
+            .map_or(identity.as_str(), |(_, d)| d),
+        dkim_pass_domains: &pass,
+    };
+    // pct sampling (§6.6.4): a roll derived from the queue id, stable if the
+    // same message is evaluated again.
+    let roll = queue_id.map_or(0, |q| {
+        q.bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+            % 100
+    }) as u8;
+    match tokio::time::timeout(budget, auth.check_dmarc(&input, roll)).await {
+        Ok(v) => Some(v),
+        Err(_) => Some(DmarcVerdict {
+            result: DmarcResult::TempError,
+            from_domain: from.clone(),
+            policy: None,
+            applied_policy: None,
+            spf_aligned: false,
+            dkim_aligned: false,
+            record_domain: None,
+        }),
     }
 }
 

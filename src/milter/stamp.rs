@@ -2,7 +2,7 @@
 //! (RFC 8601 §5) and the stamp that replaces them, in the exact shape of the
 //! vendor guide: `<authserv-id>; spf=<result> smtp.mailfrom=<sender> smtp.helo=<helo>`.
 
-use crate::auth::{MessageChecks, SpfVerdict};
+use crate::auth::{DmarcVerdict, MessageChecks, SpfVerdict};
 use crate::authres::{self, AuthResults, MethodResult, Property};
 use crate::config::Method;
 use std::net::IpAddr;
@@ -90,6 +90,8 @@ pub struct Results<'a> {
     pub spf: &'a SpfVerdict,
     /// DKIM, ARC and iprev (None when not evaluated).
     pub checks: Option<&'a MessageChecks>,
+    /// DMARC (None when not evaluated or no single From domain).
+    pub dmarc: Option<&'a DmarcVerdict>,
 }
 
 impl Results<'_> {
@@ -152,6 +154,21 @@ impl Results<'_> {
             .collect()
     }
 
+    /// `dmarc=<result> header.from=<domain> policy.dmarc=<published policy>`.
+    fn dmarc(&self) -> Vec<MethodResult> {
+        let Some(d) = self.dmarc else {
+            return match self.checks {
+                Some(_) => vec![result("dmarc", "none", None, Vec::new())],
+                None => Vec::new(),
+            };
+        };
+        let mut props = vec![prop("header", "from", &d.from_domain)];
+        if let Some(p) = d.policy {
+            props.push(prop("policy", "dmarc", p.as_str()));
+        }
+        vec![result("dmarc", d.result.as_str(), None, props)]
+    }
+
     fn arc(&self) -> Vec<MethodResult> {
         let Some(c) = self.checks else {
             return Vec::new();
@@ -183,7 +200,7 @@ impl Results<'_> {
             Method::Spf if compact_spf => vec![self.spf_compact()],
             Method::Spf => self.spf_per_identity(),
             Method::Dkim => self.dkim(),
-            Method::Dmarc => Vec::new(),
+            Method::Dmarc => self.dmarc(),
             Method::Arc => self.arc(),
             Method::Iprev => self.iprev(),
         }
@@ -250,6 +267,7 @@ mod tests {
             ip: [192, 0, 2, 1].into(),
             spf: v,
             checks: None,
+            dmarc: None,
         };
         assert_eq!(
             r("mail.example.org", &v).x_agari("mx.example.com", &[Method::Spf]),
