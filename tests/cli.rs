@@ -105,7 +105,7 @@ async fn flags_override_the_config_file() {
         text.lines().collect::<Vec<_>>(),
         [
             "X-Agari-Authentication-Results: from-file.example; spf=pass smtp.mailfrom=a@pass.example smtp.helo=mail.pass.example",
-            "Authentication-Results: from-file.example; spf=pass smtp.mailfrom=a@pass.example; spf=pass smtp.helo=mail.pass.example; dkim=none; arc=none smtp.remote-ip=\"2001:db8::10\"; iprev=permerror policy.iprev=\"2001:db8::10\"",
+            "Authentication-Results: from-file.example; spf=pass smtp.mailfrom=a@pass.example; spf=pass smtp.helo=mail.pass.example; dkim=none; dmarc=none; arc=none smtp.remote-ip=\"2001:db8::10\"; iprev=permerror policy.iprev=\"2001:db8::10\"",
         ]
     );
 }
