@@ -147,6 +147,10 @@ pub struct MilterConfig {
     pub mode: Mode,
     /// Internal relays whose mail is neither stamped nor stripped.
     pub trusted_networks: Vec<IpNet>,
+    /// For mail from a trusted relay, evaluate the first external hop of
+    /// the `Received:` chain instead of leaving the message alone (rspamd's
+    /// `external_relay`); see the trust assumptions in the documentation.
+    pub external_relay: bool,
     /// Methods written into `X-Agari-Authentication-Results`; the default
     /// `["spf"]` is the vendor guide's header byte for byte.
     pub methods: Vec<Method>,
@@ -174,6 +178,7 @@ impl Default for MilterConfig {
             authserv_id: None,
             mode: Mode::Perimeter,
             trusted_networks: Vec::new(),
+            external_relay: false,
             methods: vec![Method::Spf],
             add_authentication_results: false,
             max_message_bytes: 10 * 1024 * 1024,

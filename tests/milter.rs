@@ -550,3 +550,42 @@ async fn no_reply_options_only_where_the_mta_offers_them() {
     assert!(stamp(&actions).contains("spf=pass"));
     milter.stop().await;
 }
+
+#[tokio::test]
+async fn external_relay_evaluates_the_first_external_hop() {
+    let dns = FakeDns::start(spf_zone()).await;
+    let mut cfg = config_for(&dns);
+    cfg.milter.trusted_networks = vec!["10.0.0.0/8".parse().unwrap()];
+    cfg.milter.external_relay = true;
+    let milter = TestMilter::spawn(cfg).await;
+    let relay = "from relay1.corp (relay1.corp [10.1.1.1]) by relay2.corp (Postfix) with ESMTP id B; Fri, 27 Nov 2026 10:00:01 +0000";
+    let external = "from mail.pass.example (mail.pass.example [198.51.100.7]) by relay1.corp (Postfix) with ESMTPS id C; Fri, 27 Nov 2026 10:00:00 +0000";
+    let below =
+        "from forged.example ([192.0.2.10]) by mail.pass.example; Fri, 27 Nov 2026 09:59:59 +0000";
+    let mut conn = milter.open().await;
+    let mut m = Msg::new("relay2.corp", "u@pass.example");
+    m.ip = "10.1.1.2".parse().unwrap();
+    m.headers = vec![
+        (XA, "mx.example.com; spf=pass"),
+        ("Received", relay),
+        ("Received", external),
+        ("Received", below),
+    ];
+    let (actions, status) = send(&mut conn, &m).await;
+    assert_eq!(status, Status::Accept);
+    // 198.51.100.7 is not in pass.example's SPF (the forged lower hop's
+    // 192.0.2.10 would be): the external hop, not the relay or the forgery.
+    assert_eq!(
+        stamp(&actions),
+        "mx.example.com; spf=fail smtp.mailfrom=u@pass.example smtp.helo=mail.pass.example"
+    );
+    assert_eq!(deletions(&actions), [(XA.to_string(), 1)]);
+    // Mail that never left the internal network is left alone.
+    let mut conn = milter.open().await;
+    let mut m = Msg::new("relay2.corp", "u@pass.example");
+    m.ip = "10.1.1.2".parse().unwrap();
+    m.headers = vec![(XA, "mx.example.com; spf=pass"), ("Received", relay)];
+    let (actions, _) = send(&mut conn, &m).await;
+    assert!(actions.actions.is_empty(), "{actions:?}");
+    milter.stop().await;
+}

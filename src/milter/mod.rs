@@ -4,6 +4,7 @@
 
 mod callbacks;
 pub mod capture;
+mod evaluate;
 pub mod listen;
 pub mod session;
 pub mod stamp;

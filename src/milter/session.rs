@@ -3,6 +3,7 @@
 //! callbacks in [`super::callbacks`] turn into milter replies and actions.
 
 use super::capture::Capture;
+use super::evaluate;
 use super::stamp::{self, Forgeries};
 use super::Shared;
 use crate::auth::{SpfCheck, SpfRequest, SpfResult, SpfVerdict};
@@ -49,6 +50,8 @@ struct Message {
     forgeries: Forgeries,
     /// The message rebuilt for DKIM/ARC (perimeter role only).
     capture: Option<Capture>,
+    /// `external_relay`: SPF waits for the `Received:` headers, kept here.
+    deferred: Option<Vec<String>>,
     started: Instant,
     spf_us: u128,
 }
@@ -92,7 +95,7 @@ impl Session {
             return Role::Untouched("downstream");
         }
         if let Some(ip) = self.client_ip {
-            if cfg.trusted_networks.iter().any(|n| n.contains(&ip)) {
+            if cfg.trusted_networks.iter().any(|n| n.contains(&ip)) && !cfg.external_relay {
                 return Role::Untouched("trusted-relay");
             }
         }
@@ -113,7 +116,14 @@ impl Session {
         let mut role = self.role(auth_authen.is_some_and(|a| !a.is_empty()));
         let mut verdict = None;
         let started = Instant::now();
-        if role == Role::Stamp {
+        let via_relay = self.client_ip.is_some_and(|ip| {
+            self.shared
+                .config
+                .trusted_networks
+                .iter()
+                .any(|n| n.contains(&ip))
+        });
+        if role == Role::Stamp && !via_relay {
             match self.evaluate(&mail_from).await {
                 Ok(v) => verdict = Some(v),
                 Err(why) => {
@@ -164,6 +174,7 @@ impl Session {
             verdict,
             forgeries: Forgeries::default(),
             capture,
+            deferred: (role == Role::Stamp && via_relay).then(Vec::new),
             started,
             spf_us,
         });
@@ -201,6 +212,11 @@ impl Session {
             if let Some(c) = &mut msg.capture {
                 c.header(name, value);
             }
+            if let Some(r) = &mut msg.deferred {
+                if name.eq_ignore_ascii_case("Received") {
+                    r.push(value.to_string());
+                }
+            }
         }
     }
 
@@ -217,11 +233,38 @@ impl Session {
         let Some(mut msg) = self.msg.take() else {
             return EomPlan::default();
         };
+        let mut origin = self.client_ip.map(|ip| (ip, self.helo.clone()));
+        if let Some(received) = msg.deferred.take() {
+            // Came through a trusted relay: evaluate the first external hop.
+            let trusted = &self.shared.config.trusted_networks;
+            match evaluate::external_hop(&received, trusted) {
+                Some((ip, helo)) => {
+                    let t = Instant::now();
+                    let req = SpfRequest {
+                        ip,
+                        helo: &helo,
+                        mail_from: &msg.mail_from,
+                        receiver: &self.shared.authserv_id,
+                    };
+                    let budget = self.shared.config.auth_timeout();
+                    msg.verdict = Some(self.shared.auth.check_spf(&req, budget).await);
+                    msg.spf_us = t.elapsed().as_micros();
+                    origin = Some((ip, helo));
+                }
+                None => {
+                    // Internal mail: nothing to stamp, headers left alone.
+                    msg.role = Role::Untouched("internal-origin");
+                    msg.forgeries = Forgeries::default();
+                    msg.capture = None;
+                }
+            }
+        }
         let mut plan = EomPlan {
             deletions: msg.forgeries.deletions().collect(),
             inserts: Vec::new(),
         };
-        let (checks, dmarc) = match (msg.capture.take(), self.client_ip, &msg.verdict) {
+        let client = origin.as_ref().map(|(ip, _)| *ip);
+        let (checks, dmarc) = match (msg.capture.take(), client, &msg.verdict) {
             (Some(capture), Some(ip), Some(v)) => {
                 let (raw, complete) = capture.finish();
                 let started = Instant::now();
@@ -230,16 +273,16 @@ impl Session {
                 let auth = &self.shared.auth;
                 let checks = auth.check_message(&raw, ip, complete, budget).await;
                 let left = budget.saturating_sub(started.elapsed());
-                let dmarc = dmarc(auth, &checks, v, queue_id, left).await;
+                let dmarc = evaluate::dmarc(auth, &checks, v, queue_id, left).await;
                 (Some(checks), dmarc)
             }
             _ => (None, None),
         };
-        if let (Role::Stamp, Some(v), Some(ip)) = (msg.role, &msg.verdict, self.client_ip) {
+        if let (Role::Stamp, Some(v), Some((ip, helo))) = (msg.role, &msg.verdict, &origin) {
             let id = &self.shared.authserv_id;
             let results = stamp::Results {
-                helo: &self.helo,
-                ip,
+                helo,
+                ip: *ip,
                 spf: v,
                 checks: checks.as_ref(),
                 dmarc: dmarc.as_ref(),
@@ -303,57 +346,6 @@ impl Session {
             elapsed_us = elapsed_us as u64,
             "message"
         );
-    }
-}
-
-/// DMARC (RFC 7489) from the SPF and DKIM results, under `budget`. None
-/// when the From header names no single domain to evaluate.
-async fn dmarc(
-    auth: &crate::auth::Authenticator,
-    checks: &crate::auth::MessageChecks,
-    spf: &SpfVerdict,
-    queue_id: Option<&str>,
-    budget: std::time::Duration,
-) -> Option<crate::auth::DmarcVerdict> {
-    use crate::auth::{DmarcInput, DmarcResult, DmarcVerdict, Outcome};
-    let from = checks.from_domains.first()?;
-    if checks.from_domains.iter().any(|d| d != from) {
-        // RFC 7489 §6.6.1: several From domains are not evaluated here.
-        return None;
-    }
-    let pass: Vec<&str> = checks
-        .dkim
-        .iter()
-        .filter(|d| d.result == Outcome::Pass)
-        .map(|d| d.domain.as_str())
-        .collect();
-    let identity = &spf.mail_from.identity;
-    let input = DmarcInput {
-        from_domain: from,
-        spf_result: spf.mail_from.result,
-        spf_domain: identity
-            .rsplit_once('@')
-            .map_or(identity.as_str(), |(_, d)| d),
-        dkim_pass_domains: &pass,
-    };
-    // pct sampling (§6.6.4): a roll derived from the queue id, stable if the
-    // same message is evaluated again.
-    let roll = queue_id.map_or(0, |q| {
-        q.bytes()
-            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
-            % 100
-    }) as u8;
-    match tokio::time::timeout(budget, auth.check_dmarc(&input, roll)).await {
-        Ok(v) => Some(v),
-        Err(_) => Some(DmarcVerdict {
-            result: DmarcResult::TempError,
-            from_domain: from.clone(),
-            policy: None,
-            applied_policy: None,
-            spf_aligned: false,
-            dkim_aligned: false,
-            record_domain: None,
-        }),
     }
 }
 

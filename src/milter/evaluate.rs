@@ -1,0 +1,113 @@
+//! End-of-message evaluation helpers for the session: DMARC on top of the
+//! SPF and DKIM results, and the external hop for mail that came through a
+//! trusted internal relay (`external_relay`).
+//!
+//! Trust assumptions of `external_relay`: every host in `trusted_networks`
+//! writes an honest `Received:` header naming the address it received the
+//! message from, and nothing untrusted sits between those relays and this
+//! MTA. Walking the `Received:` headers from the top, the first one whose
+//! `from` address is outside `trusted_networks` was therefore written by a
+//! trusted relay and names the real external client; headers below it were
+//! written by hosts we do not trust and are never used.
+
+use crate::auth::SpfVerdict;
+use crate::sensor::received;
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+/// The first external hop in `received` (topmost first): its address and
+/// the HELO name it gave (the `from` host as the relay recorded it).
+pub fn external_hop(received: &[String], trusted: &[IpNet]) -> Option<(IpAddr, String)> {
+    for value in received {
+        let hop = received::parse(value);
+        let ip: IpAddr = hop.from_ip.as_deref()?.parse().ok()?;
+        let ip = ip.to_canonical();
+        if trusted.iter().any(|n| n.contains(&ip)) {
+            continue;
+        }
+        return Some((ip, hop.from_host.unwrap_or_default()));
+    }
+    None
+}
+
+/// DMARC (RFC 7489) from the SPF and DKIM results, under `budget`. None
+/// when the From header names no single domain to evaluate.
+pub async fn dmarc(
+    auth: &crate::auth::Authenticator,
+    checks: &crate::auth::MessageChecks,
+    spf: &SpfVerdict,
+    queue_id: Option<&str>,
+    budget: std::time::Duration,
+) -> Option<crate::auth::DmarcVerdict> {
+    use crate::auth::{DmarcInput, DmarcResult, DmarcVerdict, Outcome};
+    let from = checks.from_domains.first()?;
+    if checks.from_domains.iter().any(|d| d != from) {
+        // RFC 7489 §6.6.1: several From domains are not evaluated here.
+        return None;
+    }
+    let pass: Vec<&str> = checks
+        .dkim
+        .iter()
+        .filter(|d| d.result == Outcome::Pass)
+        .map(|d| d.domain.as_str())
+        .collect();
+    let identity = &spf.mail_from.identity;
+    let input = DmarcInput {
+        from_domain: from,
+        spf_result: spf.mail_from.result,
+        spf_domain: identity
+            .rsplit_once('@')
+            .map_or(identity.as_str(), |(_, d)| d),
+        dkim_pass_domains: &pass,
+    };
+    // pct sampling (§6.6.4): a roll derived from the queue id, stable if the
+    // same message is evaluated again.
+    let roll = queue_id.map_or(0, |q| {
+        q.bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+            % 100
+    }) as u8;
+    match tokio::time::timeout(budget, auth.check_dmarc(&input, roll)).await {
+        Ok(v) => Some(v),
+        Err(_) => Some(DmarcVerdict {
+            result: DmarcResult::TempError,
+            from_domain: from.clone(),
+            policy: None,
+            applied_policy: None,
+            spf_aligned: false,
+            dkim_aligned: false,
+            record_domain: None,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::external_hop;
+
+    #[test]
+    fn first_untrusted_hop_wins() {
+        let trusted = vec!["10.0.0.0/8".parse().unwrap()];
+        let hops = vec![
+            "from relay2.corp (relay2.corp [10.1.1.2]) by mx.corp (Postfix) with ESMTP id A; Fri, 27 Nov 2026 10:00:02 +0000".to_string(),
+            "from relay1.corp (relay1.corp [10.1.1.1]) by relay2.corp (Postfix) with ESMTP id B; Fri, 27 Nov 2026 10:00:01 +0000".to_string(),
+            "from mail.sender.example (mail.sender.example [192.0.2.10]) by relay1.corp (Postfix) with ESMTPS id C; Fri, 27 Nov 2026 10:00:00 +0000".to_string(),
+            "from forged.example ([198.51.100.66]) by mail.sender.example; Fri, 27 Nov 2026 09:59:59 +0000".to_string(),
+        ];
+        assert_eq!(
+            external_hop(&hops, &trusted),
+            Some((
+                "192.0.2.10".parse().unwrap(),
+                "mail.sender.example".to_string()
+            ))
+        );
+        // Internal-only mail has no external hop.
+        assert_eq!(external_hop(&hops[..2], &trusted), None);
+        // A header without an address stops the walk: nothing below it is trusted.
+        let broken = vec![
+            "from somewhere by relay2.corp; Fri, 27 Nov 2026 10:00:00 +0000".to_string(),
+            hops[2].clone(),
+        ];
+        assert_eq!(external_hop(&broken, &trusted), None);
+    }
+}
