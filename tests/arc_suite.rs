@@ -212,3 +212,53 @@ async fn arc_validation_suite() {
         "now passing, remove from KNOWN_FAILURES and docs/conformance.md: {fixed:?}"
     );
 }
+
+/// Stalwart mail-auth's ARC resources (tests/data/mail-auth/arc): DNS record
+/// lines, a blank line, the message; its own `arc_verify` test expects pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_auth_arc_vectors() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/mail-auth/arc");
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    let mut failures = Vec::new();
+    for path in &names {
+        let text = std::fs::read_to_string(path).unwrap();
+        let (dns, msg) = text.split_once("\n\n").unwrap();
+        let mut zone = Zone::default();
+        for (name, txt) in dns.lines().filter_map(|l| l.split_once(' ')) {
+            zone.add(
+                name,
+                Rec::Txt(txt.as_bytes().chunks(255).map(<[u8]>::to_vec).collect()),
+            );
+        }
+        let dns = FakeDns::start(zone).await;
+        let mut cfg = authsense::config::Config::default();
+        cfg.dns.nameservers = vec![dns.addr];
+        cfg.dns.timeout_ms = 300;
+        cfg.dns.attempts = 0;
+        let auth = Authenticator::new(&cfg.dns).unwrap();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let got = auth
+            .check_message(&crlf(msg), ip, true, Duration::from_secs(5))
+            .await
+            .arc;
+        if got.result != Outcome::Pass {
+            failures.push(format!(
+                "{}: got {} ({:?})",
+                path.display(),
+                got.result,
+                got.reason
+            ));
+        }
+    }
+    println!(
+        "mail-auth ARC vectors: {}/{} passed",
+        names.len() - failures.len(),
+        names.len()
+    );
+    assert_eq!(names.len(), 2, "mail-auth has 2 ARC vectors");
+    assert!(failures.is_empty(), "{failures:?}");
+}
