@@ -145,7 +145,18 @@ impl Authenticator {
                 })
                 .collect::<Vec<_>>()
         };
+        // A seal or results header without its message signature is a broken
+        // chain (RFC 8617 §5.2), not "no chain" as mail-auth counts it.
+        let arc_present = !(msg.ams_headers.is_empty()
+            && msg.as_headers.is_empty()
+            && msg.aar_headers.is_empty());
         let arc = async {
+            if arc_present && msg.ams_headers.is_empty() {
+                return ArcCheck {
+                    result: Outcome::Fail,
+                    reason: Some("ARC set without ARC-Message-Signature".into()),
+                };
+            }
             let out = self.resolver.verify_arc(Parameters::new(&msg)).await;
             let (result, reason) = match dkim_outcome(out.result()) {
                 (Outcome::Pass, r) => (Outcome::Pass, r),
@@ -167,10 +178,10 @@ impl Authenticator {
             Err(_) => MessageChecks {
                 dkim: timed_out(&msg),
                 arc: ArcCheck {
-                    result: if msg.ams_headers.is_empty() {
-                        Outcome::None
-                    } else {
+                    result: if arc_present {
                         Outcome::Fail
+                    } else {
+                        Outcome::None
                     },
                     reason: Some("time budget exhausted".into()),
                 },
