@@ -160,6 +160,8 @@ pub struct MilterConfig {
     /// Messages larger than this (octets) are not buffered for DKIM/ARC:
     /// their signatures are reported `neutral` instead of stalling the MTA.
     pub max_message_bytes: usize,
+    /// ARC-seal our results (RFC 8617); off unless given.
+    pub arc_seal: Option<ArcSealConfig>,
     /// Behaviour on an internal error.
     pub on_error: OnError,
     /// SPF results (MAIL FROM identity) that are rejected with 550 5.7.23.
@@ -182,6 +184,7 @@ impl Default for MilterConfig {
             methods: vec![Method::Spf],
             add_authentication_results: false,
             max_message_bytes: 10 * 1024 * 1024,
+            arc_seal: None,
             on_error: OnError::Accept,
             reject_spf: Vec::new(),
             auth_timeout_ms: 8000,
@@ -195,6 +198,18 @@ impl MilterConfig {
     pub fn auth_timeout(&self) -> Duration {
         Duration::from_millis(self.auth_timeout_ms)
     }
+}
+
+/// `[milter.arc_seal]`: the sealing identity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArcSealConfig {
+    /// Sealing domain (`d=`).
+    pub domain: String,
+    /// Selector (`s=`); the public key is at `<selector>._domainkey.<domain>`.
+    pub selector: String,
+    /// PEM private key: Ed25519 (PKCS#8) or RSA (PKCS#1/PKCS#8).
+    pub key: std::path::PathBuf,
 }
 
 /// An authentication method that can be stamped.

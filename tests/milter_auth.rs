@@ -355,3 +355,83 @@ async fn dmarc_pass_fail_and_none() {
     assert_eq!(dmarc_of(&actions), "dmarc=none header.from=nodmarc.example");
     milter.stop().await;
 }
+
+#[tokio::test]
+async fn arc_seal_adds_a_set_that_verifies() {
+    let (mut zone, raw) = signed();
+    // The sealing key, published for seal.example.
+    let pkcs8 = Ed25519Key::generate_pkcs8().unwrap();
+    let key = Ed25519Key::from_pkcs8_der(&pkcs8).unwrap();
+    zone.add(
+        "arc._domainkey.seal.example",
+        Rec::txt(&format!(
+            "v=DKIM1; k=ed25519; p={}",
+            base64(&key.public_key())
+        )),
+    );
+    let dns = FakeDns::start(zone).await;
+    let dir = std::env::temp_dir().join(format!("authsense-arc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64(&pkcs8)
+    );
+    std::fs::write(dir.join("arc.key"), pem).unwrap();
+    let mut cfg = full_config(&dns);
+    cfg.milter.arc_seal = Some(authsense::config::ArcSealConfig {
+        domain: "seal.example".into(),
+        selector: "arc".into(),
+        key: dir.join("arc.key"),
+    });
+    let milter = TestMilter::spawn(cfg.clone()).await;
+    let mut conn = open(&milter).await;
+    let ip: IpAddr = [192, 0, 2, 10].into();
+    let (actions, status) = send(&mut conn, ip, &raw).await;
+    assert_eq!(status, Status::Accept);
+    // Rebuild the delivered message: every inserted header went to the top,
+    // the last inserted ending up first.
+    let mut top = String::new();
+    for a in actions.actions.iter().rev() {
+        if let EomAction::InsertHeader { name, value, .. } = a {
+            let v = value.to_str().unwrap().trim_start().replace('\n', "\r\n");
+            top.push_str(&format!("{}: {v}\r\n", name.to_str().unwrap()));
+        }
+    }
+    let names: Vec<&str> = top
+        .lines()
+        .filter(|l| !l.starts_with([' ', '\t']))
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            XA,
+            AR,
+            "ARC-Seal",
+            "ARC-Message-Signature",
+            "ARC-Authentication-Results"
+        ],
+        "{top}"
+    );
+    let seal = top.lines().find(|l| l.starts_with("ARC-Seal:")).unwrap();
+    assert!(
+        seal.contains("i=1;")
+            && seal.contains("cv=none")
+            && seal.contains("d=seal.example")
+            && seal.contains("s=arc"),
+        "{top}"
+    );
+    let delivered = format!("{top}{raw}");
+    let auth = authsense::auth::Authenticator::new(&cfg.dns).unwrap();
+    let checks = auth
+        .check_message(delivered.as_bytes(), ip, true, Duration::from_secs(5))
+        .await;
+    assert_eq!(
+        checks.arc.result,
+        authsense::auth::Outcome::Pass,
+        "{:?}\n{top}",
+        checks.arc
+    );
+    assert_eq!(checks.dkim[0].result, authsense::auth::Outcome::Pass);
+    milter.stop().await;
+}

@@ -6,6 +6,7 @@ mod dmarc;
 mod dmarc_record;
 mod message;
 mod psl;
+mod seal;
 mod spf;
 mod spf_probe;
 mod spf_syntax;
@@ -16,6 +17,7 @@ pub use dmarc::{
 };
 pub use dmarc_record::{DmarcRecord, RecordError};
 pub use message::{ArcCheck, DkimCheck, IprevCheck, MessageChecks, Outcome};
+pub use seal::{SealContext, Sealer};
 pub use spf::{SpfCheck, SpfRequest, SpfVerdict};
 
 use crate::config::DnsConfig;

@@ -195,7 +195,7 @@ impl CommonArgs {
 
     fn shared(&self, cfg: &Config) -> Result<Arc<Shared>, String> {
         let auth = Authenticator::new(&cfg.dns)?;
-        Ok(Arc::new(Shared::new(cfg.milter.clone(), auth)))
+        Ok(Arc::new(Shared::new(cfg.milter.clone(), auth)?))
     }
 }
 

@@ -163,13 +163,20 @@ async fn eom(cx: &mut EomContext<Conn>) -> Status {
             return Status::Accept;
         }
     }
-    // Inserted in reverse so the first planned header ends up on top. With
-    // SMFIP_HDR_LEADSPC the MTA writes the value verbatim after the colon.
-    for (name, mut value) in plan.inserts.into_iter().rev() {
+    // Inserted in reverse so the first planned header ends up on top (the
+    // stamps, then our ARC set). With SMFIP_HDR_LEADSPC the MTA writes the
+    // value verbatim after the colon.
+    let planned = plan.inserts.into_iter().map(|(n, v)| (n.to_string(), v));
+    for (name, mut value) in planned
+        .chain(plan.arc_set)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
         if c.leading_space {
             value.insert(0, ' ');
         }
-        if let Err(e) = cx.actions.insert_header(0, name, value).await {
+        if let Err(e) = cx.actions.insert_header(0, name.as_str(), value).await {
             error!(
                 queue_id = queue_id.as_deref().unwrap_or("-"),
                 "cannot insert {name}: {e}"

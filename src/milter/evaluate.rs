@@ -10,7 +10,7 @@
 //! trusted relay and names the real external client; headers below it were
 //! written by hosts we do not trust and are never used.
 
-use crate::auth::SpfVerdict;
+use crate::auth::{SpfCheck, SpfResult, SpfVerdict};
 use crate::sensor::received;
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -78,6 +78,22 @@ pub async fn dmarc(
             dkim_aligned: false,
             record_domain: None,
         }),
+    }
+}
+
+/// RFC 7208 §8.4: the rejection text, with the domain's explanation if any.
+pub fn reject_text(check: &SpfCheck, ip: Option<IpAddr>) -> String {
+    let ip = ip.map(|i| i.to_string()).unwrap_or_default();
+    let base = match check.result {
+        SpfResult::Fail => format!(
+            "SPF fail: {} does not designate {ip} as permitted sender",
+            check.identity
+        ),
+        r => format!("SPF {r} for {} from {ip}", check.identity),
+    };
+    match &check.explanation {
+        Some(exp) if !exp.is_empty() => format!("{base}: {}", exp.replace(['\r', '\n'], " ")),
+        _ => base,
     }
 }
 

@@ -9,7 +9,7 @@ pub mod listen;
 pub mod session;
 pub mod stamp;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, Sealer};
 use crate::config::MilterConfig;
 use listen::MilterListener;
 use std::{future::Future, io, sync::Arc, time::Duration};
@@ -22,17 +22,27 @@ pub struct Shared {
     pub authserv_id: String,
     /// The evaluator.
     pub auth: Authenticator,
+    /// The ARC sealing identity, when `[milter.arc_seal]` is configured.
+    pub sealer: Option<Sealer>,
 }
 
 impl Shared {
-    /// Resolves defaults (the authserv-id) and builds shared state.
-    pub fn new(config: MilterConfig, auth: Authenticator) -> Self {
+    /// Resolves defaults (the authserv-id), loads the sealing key if any.
+    ///
+    /// # Errors
+    /// The ARC sealing key cannot be loaded.
+    pub fn new(config: MilterConfig, auth: Authenticator) -> Result<Self, String> {
         let authserv_id = config.authserv_id.clone().unwrap_or_else(crate::host_name);
-        Shared {
+        let sealer = match &config.arc_seal {
+            Some(a) => Some(Sealer::load(&a.domain, &a.selector, &a.key)?),
+            None => None,
+        };
+        Ok(Shared {
             config,
             authserv_id,
             auth,
-        }
+            sealer,
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use super::capture::Capture;
 use super::evaluate;
 use super::stamp::{self, Forgeries};
 use super::Shared;
-use crate::auth::{SpfCheck, SpfRequest, SpfResult, SpfVerdict};
+use crate::auth::{SpfRequest, SpfVerdict};
 use crate::config::{Mode, OnError};
 use std::{net::IpAddr, sync::Arc, time::Instant};
 use tracing::{info, warn};
@@ -41,6 +41,9 @@ pub struct EomPlan {
     pub deletions: Vec<(&'static str, i32)>,
     /// `(header name, value)` to insert at the top, in order.
     pub inserts: Vec<(&'static str, String)>,
+    /// An ARC set of ours (ARC-Seal, ARC-Message-Signature,
+    /// ARC-Authentication-Results), inserted at the top after the stamps.
+    pub arc_set: Vec<(String, String)>,
 }
 
 struct Message {
@@ -145,7 +148,7 @@ impl Session {
                     .iter()
                     .any(|r| r.0 == v.mail_from.result) =>
             {
-                MailDecision::Reject(reject_text(&v.mail_from, self.client_ip))
+                MailDecision::Reject(evaluate::reject_text(&v.mail_from, self.client_ip))
             }
             _ => MailDecision::Continue,
         };
@@ -165,6 +168,7 @@ impl Session {
         // The message itself is needed only for methods beyond SPF.
         let cfg = &self.shared.config;
         let whole_message = cfg.add_authentication_results
+            || cfg.arc_seal.is_some()
             || cfg.methods.iter().any(|m| *m != crate::config::Method::Spf);
         let capture =
             (role == Role::Stamp && whole_message).then(|| Capture::new(cfg.max_message_bytes));
@@ -261,9 +265,10 @@ impl Session {
         }
         let mut plan = EomPlan {
             deletions: msg.forgeries.deletions().collect(),
-            inserts: Vec::new(),
+            ..EomPlan::default()
         };
         let client = origin.as_ref().map(|(ip, _)| *ip);
+        let mut sealed = Vec::new();
         let (checks, dmarc) = match (msg.capture.take(), client, &msg.verdict) {
             (Some(capture), Some(ip), Some(v)) => {
                 let (raw, complete) = capture.finish();
@@ -274,6 +279,11 @@ impl Session {
                 let checks = auth.check_message(&raw, ip, complete, budget).await;
                 let left = budget.saturating_sub(started.elapsed());
                 let dmarc = evaluate::dmarc(auth, &checks, v, queue_id, left).await;
+                if let (Some(sealer), true, Some((_, helo))) =
+                    (&self.shared.sealer, complete, &origin)
+                {
+                    sealed = self.seal(sealer, &raw, ip, helo, v, left).await;
+                }
                 (Some(checks), dmarc)
             }
             _ => (None, None),
@@ -295,6 +305,7 @@ impl Session {
                 plan.inserts
                     .push((stamp::AUTH_RESULTS, results.authentication_results(id)));
             }
+            plan.arc_set = sealed;
         }
         let action = match msg.role {
             Role::Stamp => "stamp",
@@ -311,6 +322,36 @@ impl Session {
             elapsed,
         );
         plan
+    }
+
+    /// Our ARC set over the message (empty, with a warning, if it cannot be
+    /// sealed: sealing never holds mail up).
+    async fn seal(
+        &self,
+        sealer: &crate::auth::Sealer,
+        raw: &[u8],
+        ip: IpAddr,
+        helo: &str,
+        v: &SpfVerdict,
+        budget: std::time::Duration,
+    ) -> Vec<(String, String)> {
+        let ctx = crate::auth::SealContext {
+            authserv_id: &self.shared.authserv_id,
+            ip,
+            helo,
+            spf: &v.mail_from,
+        };
+        match tokio::time::timeout(budget, self.shared.auth.arc_seal(sealer, raw, &ctx)).await {
+            Ok(Ok(set)) => set,
+            Ok(Err(e)) => {
+                warn!(error = %e, "ARC set not added");
+                Vec::new()
+            }
+            Err(_) => {
+                warn!("ARC set not added: time budget exhausted");
+                Vec::new()
+            }
+        }
     }
 
     /// The transaction was aborted (RSET, QUIT mid-message, client gone).
@@ -346,21 +387,5 @@ impl Session {
             elapsed_us = elapsed_us as u64,
             "message"
         );
-    }
-}
-
-/// RFC 7208 §8.4: the rejection text, with the domain's explanation if any.
-fn reject_text(check: &SpfCheck, ip: Option<IpAddr>) -> String {
-    let ip = ip.map(|i| i.to_string()).unwrap_or_default();
-    let base = match check.result {
-        SpfResult::Fail => format!(
-            "SPF fail: {} does not designate {ip} as permitted sender",
-            check.identity
-        ),
-        r => format!("SPF {r} for {} from {ip}", check.identity),
-    };
-    match &check.explanation {
-        Some(exp) if !exp.is_empty() => format!("{base}: {}", exp.replace(['\r', '\n'], " ")),
-        _ => base,
     }
 }

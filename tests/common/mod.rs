@@ -92,7 +92,7 @@ impl TestMilter {
         let listener = MilterListener::bind(&mcfg.listen, 0o600).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let auth = Authenticator::new(&cfg.dns).unwrap();
-        let shared = Arc::new(Shared::new(mcfg, auth));
+        let shared = Arc::new(Shared::new(mcfg, auth).unwrap());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(milter::run(listener, shared, rx));
         TestMilter {
