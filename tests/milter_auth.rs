@@ -433,5 +433,12 @@ async fn arc_seal_adds_a_set_that_verifies() {
         checks.arc
     );
     assert_eq!(checks.dkim[0].result, authsense::auth::Outcome::Pass);
+    // The sealed message reaching another perimeter: arc=pass in its stamp.
+    let mut conn = open(&milter).await;
+    let (actions, _) = send(&mut conn, ip, &delivered).await;
+    assert!(
+        inserted(&actions, XA).contains("; arc=pass smtp.remote-ip=192.0.2.10"),
+        "{actions:?}"
+    );
     milter.stop().await;
 }
