@@ -30,6 +30,27 @@ LAB_CASES=(
 )
 FAILOVER_COUNT=5
 
+# DKIM/DMARC (issue #5), all to user@inbox.test, signed at send time with the
+# key made at lab up ($LAB/dkim/SIGNER.key, selector $DKIM_SELECTOR).
+# Case table: name|client ip|port|helo|envelope from|From: address|signer (d=)|
+# altered after signing (0/1)|expected spf|dkim|dmarc
+# Port 25: X-Agari is the guide's spf-only stamp, dkim/dmarc/arc come from our
+# Authentication-Results; port $PERIMETER_ALL_PORT: the all-methods milter, X-Agari carries them all.
+LAB_DKIM_CASES=()
+for p in 25 "$PERIMETER_ALL_PORT"; do
+    sfx=""
+    [[ $p == 25 ]] || sfx=-allmethods
+    LAB_DKIM_CASES+=(
+        # signed, SPF pass and aligned: dkim=pass, dmarc=pass
+        "dkim-pass$sfx|$CLI4|$p|mail.doc.test|user@signed.doc.test|user@signed.doc.test|signed.doc.test|0|pass|pass|pass"
+        # body changed after signing, and from a client SPF does not authorise: dkim=fail, dmarc=fail
+        "dkim-altered$sfx|$CLI4B|$p|mail2.doc.test|user@signed.doc.test|user@signed.doc.test|signed.doc.test|1|fail|fail|fail"
+        # valid signature and SPF pass, both for esp.test, From: signed.doc.test: dmarc=fail
+        "dmarc-unaligned$sfx|$CLI4|$p|mail.doc.test|bounce@esp.test|user@signed.doc.test|esp.test|0|pass|pass|fail"
+    )
+done
+unset p sfx
+
 lab_message() { # NAME KIND FROM RCPT RUNID
     local name=$1 kind=$2 from=$3 rcpt=$4 run=$5 hf=$3
     [[ "$from" == "<>" ]] && hf=postmaster@doc.test
@@ -56,8 +77,41 @@ EOF
 }
 
 lab_send() { # NAME IP PORT HELO FROM RCPT KIND RUNID -> $SC/NAME.{eml,swaks,rc}
-    local name=$1 ip=$2 port=$3 helo=$4 from=$5 rcpt=$6 kind=$7 run=$8 srv=$SRV4 extra=()
+    local name=$1 ip=$2 port=$3 helo=$4 from=$5 rcpt=$6 kind=$7 run=$8
     lab_message "$name" "$kind" "$from" "$rcpt" "$run" >"$SC/$name.eml"
+    lab_swaks "$name" "$ip" "$port" "$helo" "$from" "$rcpt" "$kind"
+}
+
+# lab_send_dkim NAME IP PORT HELO FROM HFROM SIGNER ALTER RUNID: the message
+# signed by SIGNER (dkimsign, relaxed/relaxed), with ALTER=1 its body changed
+# after signing; $SC/NAME.eml is what was sent.
+lab_send_dkim() {
+    local name=$1 ip=$2 port=$3 helo=$4 from=$5 hfrom=$6 signer=$7 alter=$8 run=$9
+    cat >"$SC/$name.unsigned" <<EOF
+From: Lab <$hfrom>
+To: <user@inbox.test>
+Subject: lab $name $run
+Date: Thu, 27 Nov 2025 12:00:00 +0000
+Message-ID: <$name.$run@lab.doc.test>
+X-Lab-Case: $name
+
+Scenario $name, signed by $signer.
+EOF
+    # dkimsign prints the message unsigned (and the error on stderr) when it
+    # cannot sign: check for the signature.
+    dkimsign --hcanon relaxed --bcanon relaxed "$DKIM_SELECTOR" "$signer" "$LAB/dkim/$signer.key" \
+        <"$SC/$name.unsigned" >"$SC/$name.eml" 2>"$SC/$name.dkimsign"
+    if ! grep -q '^DKIM-Signature:' "$SC/$name.eml"; then
+        { echo "dkimsign did not sign:"; cat "$SC/$name.dkimsign"; } >"$SC/$name.swaks"
+        echo 97 >"$SC/$name.rc"
+        return
+    fi
+    [[ "$alter" == 1 ]] && sed -i 's/^Scenario .*/& Changed in transit./' "$SC/$name.eml"
+    lab_swaks "$name" "$ip" "$port" "$helo" "$from" user@inbox.test plain
+}
+
+lab_swaks() { # NAME IP PORT HELO FROM RCPT KIND: send $SC/NAME.eml -> $SC/NAME.{swaks,rc}
+    local name=$1 ip=$2 port=$3 helo=$4 from=$5 rcpt=$6 kind=$7 srv=$SRV4 extra=()
     [[ "$ip" == *:* ]] && { srv=$SRV6; extra+=(-6); }
     [[ "$kind" == auth ]] && extra+=(--auth PLAIN --auth-user "$SASL_USER" --auth-password "$SASL_PASS")
     in_cli timeout 30 swaks "${extra[@]}" --server "$srv" --port "$port" --local-interface "$ip" \
@@ -118,8 +172,14 @@ cmd_scenarios() {
         IFS="|" read -r name ip port helo from rcpt _ kind <<<"$entry"
         lab_send "$name" "$ip" "$port" "$helo" "$from" "$rcpt" "$kind" "$run"
     done
+    local hfrom signer alter
+    for entry in "${LAB_DKIM_CASES[@]}"; do
+        IFS="|" read -r name ip port helo from hfrom signer alter _ <<<"$entry"
+        lab_send_dkim "$name" "$ip" "$port" "$helo" "$from" "$hfrom" "$signer" "$alter" "$run"
+    done
     wait_queues 300 || echo "queues not empty after 60s" >"$SC/queue.err"
     printf '%s\n' "${LAB_CASES[@]}" >"$SC/cases.txt"
+    printf '%s\n' "${LAB_DKIM_CASES[@]}" >"$SC/dkim-cases.txt"
     dump_records
     /usr/bin/python3 "$HERE/lab.d/check.py" cases "$SC" "$run" "$PF" "$DS" "$AUTHSERV_ID" "$BLACKHOLE" "$FOREIGN_ID"
     # LAB_XFAIL: scenarios failing because of a known product bug (space-separated
