@@ -129,7 +129,7 @@ async fn arc_validation_suite() {
         "/tests/data/arc-test-suite/arc-draft-validation-tests.yml"
     ))
     .unwrap();
-    let (mut total, mut passed, mut scenarios) = (0, 0, 0);
+    let (mut total, mut scenarios) = (0, 0);
     let mut failures: Vec<(String, String)> = Vec::new();
     let ip: IpAddr = "192.0.2.1".parse().unwrap();
     for doc in serde_yaml::Deserializer::from_str(&raw) {
@@ -166,9 +166,7 @@ async fn arc_validation_suite() {
                 .check_message(&crlf(message), ip, true, Duration::from_secs(5))
                 .await
                 .arc;
-            if got.result == want {
-                passed += 1;
-            } else {
+            if got.result != want {
                 failures.push((
                     name.clone(),
                     format!(
@@ -182,25 +180,9 @@ async fn arc_validation_suite() {
             }
         }
     }
-    println!("ARC validation suite: {passed}/{total} passed");
-    for (name, why) in &failures {
-        println!("  FAIL {name}: {why}");
-    }
     assert_eq!(scenarios, 10, "the suite has 10 scenarios");
     assert_eq!(total, 171, "the suite has 171 tests");
-    let unexpected: Vec<_> = failures
-        .iter()
-        .filter(|(n, _)| !KNOWN_FAILURES.iter().any(|(k, _)| k == n))
-        .collect();
-    assert!(unexpected.is_empty(), "regressions: {unexpected:?}");
-    let fixed: Vec<_> = KNOWN_FAILURES
-        .iter()
-        .filter(|(k, _)| !failures.iter().any(|(n, _)| n == k))
-        .collect();
-    assert!(
-        fixed.is_empty(),
-        "now passing, remove from KNOWN_FAILURES and docs/conformance.md: {fixed:?}"
-    );
+    common::conformance::verdict("ARC validation suite", total, &failures, KNOWN_FAILURES);
 }
 
 /// Stalwart mail-auth's ARC resources (tests/data/mail-auth/arc): DNS record

@@ -175,7 +175,7 @@ async fn openspf_rfc7208_suite() {
     ))
     .unwrap();
     let raw = latin1(&raw);
-    let (mut total, mut passed) = (0, 0);
+    let mut total = 0;
     let mut failures: Vec<(String, String)> = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(&raw) {
         let scenario = Value::deserialize(doc).unwrap();
@@ -217,31 +217,13 @@ async fn openspf_rfc7208_suite() {
                     }
                 }
             }
-            if ok {
-                passed += 1;
-            } else {
+            if !ok {
                 failures.push((name, why));
             }
         }
     }
-    println!("OpenSPF rfc7208-tests: {passed}/{total} passed");
-    for (name, why) in &failures {
-        println!("  FAIL {name}: {why}");
-    }
     assert_eq!(total, 203, "the suite has 203 tests");
-    let unexpected: Vec<_> = failures
-        .iter()
-        .filter(|(n, _)| !KNOWN_FAILURES.iter().any(|(k, _)| k == n))
-        .collect();
-    assert!(unexpected.is_empty(), "regressions: {unexpected:?}");
-    let fixed: Vec<_> = KNOWN_FAILURES
-        .iter()
-        .filter(|(k, _)| !failures.iter().any(|(n, _)| n == k))
-        .collect();
-    assert!(
-        fixed.is_empty(),
-        "now passing, remove from KNOWN_FAILURES and docs/conformance.md: {fixed:?}"
-    );
+    common::conformance::verdict("OpenSPF rfc7208-tests", total, &failures, KNOWN_FAILURES);
 }
 
 use serde::Deserialize;
