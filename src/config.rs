@@ -155,7 +155,7 @@ pub struct MilterConfig {
     /// `["spf"]` is the vendor guide's header byte for byte.
     pub methods: Vec<Method>,
     /// Also insert a standard `Authentication-Results` header with every
-    /// method.
+    /// method (on by default; `false` leaves only the X-Agari stamp).
     pub add_authentication_results: bool,
     /// Messages larger than this (octets) are not buffered for DKIM/ARC:
     /// their signatures are reported `neutral` instead of stalling the MTA.
@@ -182,7 +182,7 @@ impl Default for MilterConfig {
             trusted_networks: Vec::new(),
             external_relay: false,
             methods: vec![Method::Spf],
-            add_authentication_results: false,
+            add_authentication_results: true,
             max_message_bytes: 10 * 1024 * 1024,
             arc_seal: None,
             on_error: OnError::Accept,

@@ -29,12 +29,21 @@ fn tmp(name: &str) -> std::path::PathBuf {
 async fn check_prints_the_stamp() {
     let dns = FakeDns::start(spf_zone()).await;
     let ns = dns.addr.to_string();
+    // The stamp, then the standard Authentication-Results (on by default)
+    // with each SPF identity's own result and the other methods: no message,
+    // so no DKIM signature, no From domain, no ARC set; no PTR for the client.
+    let others = |ip: &str| {
+        format!("dkim=none; dmarc=none; arc=none smtp.remote-ip={ip}; iprev=permerror policy.iprev={ip}")
+    };
+    let v4 = others("192.0.2.10");
     let cases = [
-        (vec!["--from", "user@pass.example"], "X-Agari-Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=user@pass.example smtp.helo=mail.pass.example"),
-        (vec!["--from", "<>"], "X-Agari-Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=postmaster@mail.pass.example smtp.helo=mail.pass.example"),
-        (vec!["--from", "user@softfail.example"], "X-Agari-Authentication-Results: mx.example.com; spf=softfail smtp.mailfrom=user@softfail.example smtp.helo=mail.pass.example"),
+        ("192.0.2.10", "user@pass.example", format!("X-Agari-Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=user@pass.example smtp.helo=mail.pass.example\nAuthentication-Results: mx.example.com; spf=pass smtp.mailfrom=user@pass.example; spf=pass smtp.helo=mail.pass.example; {v4}")),
+        ("192.0.2.10", "<>", format!("X-Agari-Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=postmaster@mail.pass.example smtp.helo=mail.pass.example\nAuthentication-Results: mx.example.com; spf=pass smtp.mailfrom=postmaster@mail.pass.example; spf=pass smtp.helo=mail.pass.example; {v4}")),
+        ("192.0.2.10", "user@softfail.example", format!("X-Agari-Authentication-Results: mx.example.com; spf=softfail smtp.mailfrom=user@softfail.example smtp.helo=mail.pass.example\nAuthentication-Results: mx.example.com; spf=softfail smtp.mailfrom=user@softfail.example; spf=pass smtp.helo=mail.pass.example; {v4}")),
+        // An IPv6 address is quoted in the standard header (":" is not a token character).
+        ("2001:db8::10", "a@pass.example", format!("X-Agari-Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=a@pass.example smtp.helo=mail.pass.example\nAuthentication-Results: mx.example.com; spf=pass smtp.mailfrom=a@pass.example; spf=pass smtp.helo=mail.pass.example; {}", others("\"2001:db8::10\""))),
     ];
-    for (from, want) in cases {
+    for (ip, from, want) in cases {
         let out = tokio::task::spawn_blocking({
             let ns = ns.clone();
             move || {
@@ -42,7 +51,7 @@ async fn check_prints_the_stamp() {
                     .args([
                         "check",
                         "--ip",
-                        "192.0.2.10",
+                        ip,
                         "--helo",
                         "mail.pass.example",
                         "--authserv-id",
@@ -50,7 +59,7 @@ async fn check_prints_the_stamp() {
                         "--nameserver",
                         &ns,
                     ])
-                    .args(from)
+                    .args(["--from", from])
                     .output()
                     .unwrap()
             }
@@ -73,7 +82,7 @@ async fn flags_override_the_config_file() {
     let cfg = dir.join("authsense.toml");
     std::fs::write(
         &cfg,
-        "[milter]\nauthserv_id = \"from-file.example\"\nadd_authentication_results = true\n[dns]\nnameservers = [\"127.0.0.1:9\"]\ntimeout_ms = 300\n",
+        "[milter]\nauthserv_id = \"from-file.example\"\nadd_authentication_results = false\n[dns]\nnameservers = [\"127.0.0.1:9\"]\ntimeout_ms = 300\n",
     )
     .unwrap();
     let ns = dns.addr.to_string();
@@ -100,13 +109,11 @@ async fn flags_override_the_config_file() {
     .await
     .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    // authserv-id from the file, nameserver from the flag, AR from the file.
+    // authserv-id from the file, nameserver from the flag, and the file's
+    // add_authentication_results = false turns the default standard header off.
     assert_eq!(
         text.lines().collect::<Vec<_>>(),
-        [
-            "X-Agari-Authentication-Results: from-file.example; spf=pass smtp.mailfrom=a@pass.example smtp.helo=mail.pass.example",
-            "Authentication-Results: from-file.example; spf=pass smtp.mailfrom=a@pass.example; spf=pass smtp.helo=mail.pass.example; dkim=none; dmarc=none; arc=none smtp.remote-ip=\"2001:db8::10\"; iprev=permerror policy.iprev=\"2001:db8::10\"",
-        ]
+        ["X-Agari-Authentication-Results: from-file.example; spf=pass smtp.mailfrom=a@pass.example smtp.helo=mail.pass.example"]
     );
 }
 

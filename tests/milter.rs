@@ -223,6 +223,71 @@ async fn null_sender_uses_postmaster_at_helo_and_helo_identity_is_checked() {
 }
 
 #[tokio::test]
+async fn standard_header_is_added_below_the_stamp_by_default() {
+    let dns = FakeDns::start(spf_zone()).await;
+    // config_for keeps MilterConfig's defaults: add_authentication_results on.
+    let milter = TestMilter::spawn(config_for(&dns)).await;
+    let mut conn = milter.open().await;
+    let (actions, status) = send(&mut conn, &Msg::new("mail.pass.example", "u@fail.example")).await;
+    assert_eq!(status, Status::Accept);
+    assert_eq!(
+        stamp(&actions),
+        "mx.example.com; spf=fail smtp.mailfrom=u@fail.example smtp.helo=mail.pass.example"
+    );
+    // Both at index 0, the standard header first: the stamp ends on top with
+    // ours directly below it. Nothing else is added.
+    let inserted: Vec<(i32, String, String)> = actions
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            EomAction::InsertHeader { index, name, value } => Some((
+                *index,
+                name.to_str().unwrap().to_string(),
+                value.to_str().unwrap().trim_start().to_string(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        inserted
+            .iter()
+            .map(|(i, n, _)| (*i, n.as_str()))
+            .collect::<Vec<_>>(),
+        [(0, AR), (0, XA)],
+        "{actions:?}"
+    );
+    assert!(
+        inserted[0].2.starts_with(
+            "mx.example.com; spf=fail smtp.mailfrom=u@fail.example; spf=pass smtp.helo=mail.pass.example; dkim=none; dmarc=none"
+        ),
+        "{actions:?}"
+    );
+    assert!(
+        inserted[0].2.contains("; arc=none") && inserted[0].2.contains("; iprev="),
+        "{actions:?}"
+    );
+    milter.stop().await;
+
+    // add_authentication_results = false: the stamp alone.
+    let mut cfg = config_for(&dns);
+    cfg.milter.add_authentication_results = false;
+    let milter = TestMilter::spawn(cfg).await;
+    let mut conn = milter.open().await;
+    let (actions, _) = send(&mut conn, &Msg::new("mail.pass.example", "u@pass.example")).await;
+    stamp(&actions);
+    assert_eq!(
+        actions
+            .actions
+            .iter()
+            .filter(|a| matches!(a, EomAction::InsertHeader { .. }))
+            .count(),
+        1,
+        "{actions:?}"
+    );
+    milter.stop().await;
+}
+
+#[tokio::test]
 async fn forged_x_agari_headers_are_all_deleted_highest_first() {
     let dns = FakeDns::start(spf_zone()).await;
     let milter = TestMilter::spawn(config_for(&dns)).await;

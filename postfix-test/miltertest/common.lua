@@ -11,6 +11,7 @@ C.failures = 0
 C.socket = socket or "inet:18894@127.0.0.1"
 C.authserv_id = authserv_id or "mx.lab.test"
 C.stamp_name = "X-Agari-Authentication-Results"
+C.ar_name = "Authentication-Results"
 
 function C.ok(cond, what)
     if cond then
@@ -124,7 +125,8 @@ function C.transaction(t)
 end
 
 -- C.expect_stamp(conn, value): exactly one stamp, inserted at index 0 (the
--- top of the header block) with exactly this value; nothing appended.
+-- top of the header block) with exactly this value; nothing appended (our
+-- Authentication-Results is inserted too: C.expect_ar).
 function C.expect_stamp(conn, value)
     local v = (C.leadspc and " " or "") .. value
     C.ok(mt.eom_check(conn, MT_HDRINSERT, C.stamp_name, v, 0),
@@ -135,6 +137,32 @@ function C.expect_stamp(conn, value)
     end
     C.ok(mt.getheader(conn, C.stamp_name, 1) == nil, "exactly one stamp added")
     C.ok(not mt.eom_check(conn, MT_HDRADD), "no header appended (SMFIR_ADDHEADER)")
+end
+
+-- C.expect_ar(conn, mailfrom_result, mailfrom, helo_result, helo): exactly one
+-- standard Authentication-Results inserted at index 0 (add_authentication_results,
+-- on by default), claiming our authserv-id, whose spf part is exactly
+-- "spf=R smtp.mailfrom=M; spf=H smtp.helo=HELO" (pass the stamp's result,
+-- smtp.mailfrom and smtp.helo so that both agree), followed by dkim, dmarc, arc
+-- and iprev results.  The milter sends it before the stamp, both at index 0,
+-- so the stamp ends up on top with this header directly below it; miltertest
+-- cannot see the order across names (the Postfix and Sendmail harnesses check
+-- the delivered order).
+function C.expect_ar(conn, mailfrom_result, mailfrom, helo_result, helo)
+    local got = mt.getheader(conn, C.ar_name, 0)
+    local value = got
+    if value ~= nil and C.leadspc then
+        value = value:gsub("^ ", "", 1)
+    end
+    local spf = string.format("%s; spf=%s smtp.mailfrom=%s; spf=%s smtp.helo=%s;",
+        C.authserv_id, mailfrom_result, mailfrom, helo_result, helo)
+    C.ok(got ~= nil and mt.eom_check(conn, MT_HDRINSERT, C.ar_name, got, 0),
+        C.ar_name .. " inserted at index 0 (SMFIR_INSHEADER): " .. tostring(value))
+    C.ok(value ~= nil and value:sub(1, #spf) == spf, C.ar_name .. " spf part is exactly '" .. spf .. "'")
+    for _, m in ipairs({ "dkim", "dmarc", "arc", "iprev" }) do
+        C.ok(value ~= nil and value:find(";%s*" .. m .. "=%a") ~= nil, C.ar_name .. " has a " .. m .. "= result")
+    end
+    C.ok(mt.getheader(conn, C.ar_name, 1) == nil, "exactly one " .. C.ar_name .. " added")
 end
 
 -- C.expect_deleted(conn, name, index): SMFIR_CHGHEADER(name, index, "").

@@ -22,4 +22,6 @@ C.expect_deleted(conn, "X-Agari-Authentication-Results", 1)
 C.expect_deleted(conn, "X-Agari-Authentication-Results", 2)
 C.ok(not mt.eom_check(conn, MT_HDRCHANGE, "X-Agari-Authentication-Results-Copy"), "lookalike field kept")
 C.expect_stamp(conn, id .. "; spf=fail smtp.mailfrom=user@pass.lab.test smtp.helo=mail.fail.lab.test")
+-- the HELO identity's own result: mail.fail.lab.test allows 192.0.2.0/24
+C.expect_ar(conn, "fail", "user@pass.lab.test", "pass", "mail.fail.lab.test")
 C.finish(conn, "fail-multi")

@@ -25,4 +25,6 @@ C.expect_deleted(conn, "X-Agari-Authentication-Results", 1)
 C.expect_deleted(conn, "Authentication-Results", 2)
 C.expect_kept(conn, "Authentication-Results", 1)
 C.expect_stamp(conn, id .. "; spf=pass smtp.mailfrom=user@fail.lab.test smtp.helo=mail.fail.lab.test")
+-- the forged one above is gone; ours (mail.fail.lab.test: ip4:192.0.2.0/24) is inserted
+C.expect_ar(conn, "pass", "user@fail.lab.test", "pass", "mail.fail.lab.test")
 C.finish(conn, "stamp")
