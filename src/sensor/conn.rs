@@ -137,6 +137,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         // (then it can be neither the terminator nor dot-stuffed any more).
         let mut cur: Vec<u8> = Vec::new();
         let mut spilled = false;
+        let mut after_crlf = true;
         loop {
             let buf = tokio::time::timeout(timeout, self.stream.fill_buf())
                 .await
@@ -151,30 +152,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             cur.extend_from_slice(chunk);
             let n = chunk.len();
             self.stream.consume(n);
-            if eol {
-                if !spilled && cur == b".\r\n" {
-                    return Ok(data);
+            // Only CRLF "." CRLF ends the data: a dot line after a bare LF is
+            // content (no SMTP smuggling through LF.CRLF).
+            if eol && !spilled && after_crlf && cur == b".\r\n" {
+                return Ok(data);
+            }
+            if eol || cur.len() >= 4096 {
+                if eol {
+                    after_crlf = cur.ends_with(b"\r\n");
+                    data.bare_lf += u32::from(!after_crlf);
                 }
-                if !cur.ends_with(b"\r\n") {
-                    data.bare_lf += 1;
-                }
-                let text = if !spilled && cur.first() == Some(&b'.') {
-                    &cur[1..]
-                } else {
-                    &cur[..]
-                };
-                data.take(text, max, spool);
+                // Dot-unstuffing applies to the start of a line only.
+                let stuffed = !spilled && cur.first() == Some(&b'.');
+                data.take(&cur[usize::from(stuffed)..], max, spool);
                 cur.clear();
-                spilled = false;
-            } else if cur.len() >= 4096 {
-                let text = if !spilled && cur.first() == Some(&b'.') {
-                    &cur[1..]
-                } else {
-                    &cur[..]
-                };
-                data.take(text, max, spool);
-                cur.clear();
-                spilled = true;
+                spilled = !eol;
             }
         }
     }
@@ -226,4 +218,38 @@ impl Data {
 
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// DATA fed in awkward pieces: the terminator and dot-stuffing split
+    /// across reads, a long line, a bare LF.
+    #[tokio::test]
+    async fn data_split_across_reads() {
+        let (client, server) = tokio::io::duplex(8);
+        let mut conn = Conn::new(server);
+        let spool = Arc::new(Semaphore::new(1024));
+        let long = "x".repeat(5000);
+        let input = format!("a\r\n..b\r\n{long}\r\nbare\n.\r\nnot end\r\n.\r\n");
+        let writer = tokio::spawn(async move {
+            let mut client = client;
+            for piece in input.as_bytes().chunks(3) {
+                client.write_all(piece).await.unwrap();
+            }
+            client
+        });
+        let data = conn
+            .read_data(1 << 20, &spool, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let _client = writer.await.unwrap();
+        // "bare\n.\r\n" is not the end: the dot line follows a bare LF.
+        let want = format!("a\r\n.b\r\n{long}\r\nbare\n\r\nnot end\r\n");
+        assert_eq!(String::from_utf8(data.bytes.clone()).unwrap(), want);
+        assert_eq!(data.bare_lf, 1);
+        assert!(data.complete());
+    }
 }
