@@ -33,12 +33,23 @@ fuzz_target!(|data: &[u8]| {
     let s = String::from_utf8_lossy(data);
     let id = authserv_id(&s);
     let Ok(ar) = parse(&s) else { return };
-    assert_eq!(id.as_ref(), Ok(&ar.authserv_id), "authserv_id vs parse: {s:?}");
+    assert_eq!(
+        id.as_ref(),
+        Ok(&ar.authserv_id),
+        "authserv_id vs parse: {s:?}"
+    );
     if any_ctl(&ar) {
         return;
     }
     let text = ar.to_string();
-    assert!(!text.contains(['\r', '\n']), "formatted on one line: {text:?}");
-    assert_eq!(parse(&text).as_ref(), Ok(&ar), "round trip: {s:?} -> {text:?}");
+    assert!(
+        !text.contains(['\r', '\n']),
+        "formatted on one line: {text:?}"
+    );
+    assert_eq!(
+        parse(&text).as_ref(),
+        Ok(&ar),
+        "round trip: {s:?} -> {text:?}"
+    );
     assert_eq!(authserv_id(&text).as_ref(), Ok(&ar.authserv_id), "{text:?}");
 });

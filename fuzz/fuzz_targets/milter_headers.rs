@@ -109,7 +109,10 @@ fuzz_target!(|data: &[u8]| {
         let idx: Vec<i32> = dels.iter().filter(|d| d.0 == name).map(|d| d.1).collect();
         assert!(idx.windows(2).all(|w| w[0] > w[1]), "{name}: {idx:?}");
         let seen = if name == X_AGARI { xa_seen } else { ar_seen };
-        assert!(idx.iter().all(|&i| 1 <= i && i <= seen), "{name}: {idx:?} of {seen}");
+        assert!(
+            idx.iter().all(|&i| 1 <= i && i <= seen),
+            "{name}: {idx:?} of {seen}"
+        );
     }
 
     // Capture: header block, then all of the body or none of it.
@@ -125,10 +128,20 @@ fuzz_target!(|data: &[u8]| {
             .all(|(i, &b)| b != b'\n' || (i > 0 && head[i - 1] == b'\r')),
         "bare LF in the captured header block"
     );
-    let strip = |v: &[u8]| v.iter().copied().filter(|&b| b != b'\r').collect::<Vec<u8>>();
+    let strip = |v: &[u8]| {
+        v.iter()
+            .copied()
+            .filter(|&b| b != b'\r')
+            .collect::<Vec<u8>>()
+    };
     assert_eq!(strip(head), strip(&want_headers), "captured headers differ");
     let fits = chunks.is_empty() || header_len + body.len() <= cap;
-    assert_eq!(complete, fits, "cap {cap}, headers {header_len}, body {}", body.len());
+    assert_eq!(
+        complete,
+        fits,
+        "cap {cap}, headers {header_len}, body {}",
+        body.len()
+    );
     if complete {
         assert_eq!(kept_body, body);
     } else {
