@@ -1,0 +1,37 @@
+//! The sensor's metadata extractor, `sensor::extract::extract`, over an
+//! arbitrary message with a fixed envelope and the default limits, then the
+//! JSON serialisation the store writes.
+//!
+//! Oracles: no panic (`extract` promises never to panic; note that
+//! libFuzzer's panic hook aborts even on a panic that `extract` would catch
+//! around mail-parser, so such a panic is reported here too), the size is the
+//! input's, and the record serialises.
+#![no_main]
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use authsense::sensor::extract::{extract, Envelope, ExtractOptions};
+use authsense::sensor::record::Gateway;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let env = Envelope {
+        uid: "U1".to_string(),
+        received_at: UNIX_EPOCH + Duration::from_millis(1_704_189_600_123),
+        gateway: Gateway {
+            ip: "192.0.2.25".to_string(),
+            port: 42424,
+            helo: "pps.example.com".to_string(),
+            ..Gateway::default()
+        },
+        mailfrom: "no-reply@example.com".to_string(),
+        rcptto: vec!["bob@example.com".to_string()],
+    };
+    let opts = ExtractOptions {
+        trusted_authserv_ids: vec!["MX.example.com".to_string(), "gw.example.com".to_string()],
+        ..ExtractOptions::default()
+    };
+    let rec = extract(data, env, &opts);
+    assert_eq!(rec.size, data.len() as u64);
+    serde_json::to_string(&rec).expect("record serialises");
+});
