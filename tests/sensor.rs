@@ -28,6 +28,22 @@ fn all(store: &authsense::store::Store) -> Vec<authsense::sensor::record::Record
         .unwrap()
 }
 
+/// A sensor from `c0` and a client past the greeting and EHLO.
+async fn open(c0: Config) -> (TestSensor, Client<tokio::net::TcpStream>) {
+    let s = TestSensor::spawn(c0).await;
+    let mut c = Client::connect(s.addr).await;
+    c.reply().await;
+    ehlo(&mut c).await;
+    (s, c)
+}
+
+/// MAIL, RCPT and DATA for one recipient, expecting the 354.
+async fn start_data(c: &mut Client<tokio::net::TcpStream>) {
+    assert_eq!(&c.cmd("MAIL FROM:<b@gw.example.com>").await[..3], "250");
+    assert_eq!(&c.cmd("RCPT TO:<a@example.net>").await[..3], "250");
+    assert_eq!(&c.cmd("DATA").await[..3], "354");
+}
+
 async fn ehlo<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     c: &mut Client<S>,
 ) -> String {
@@ -58,10 +74,7 @@ async fn ehlo_advertises_the_extensions() {
 
 #[tokio::test]
 async fn pipelined_transactions_are_all_stored() {
-    let s = TestSensor::spawn(cfg()).await;
-    let mut c = Client::connect(s.addr).await;
-    c.reply().await;
-    ehlo(&mut c).await;
+    let (s, mut c) = open(cfg()).await;
     // RFC 2920: MAIL, RCPT, RCPT, DATA in one write.
     c.send("MAIL FROM:<bounce@gw.example.com>\r\nRCPT TO:<a@example.net>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n").await;
     for want in ["250", "250", "250", "354"] {
@@ -156,10 +169,7 @@ async fn require_tls_refuses_plaintext_mail() {
     let mut c0 = cfg();
     c0.sensor.self_signed = true;
     c0.sensor.require_tls = true;
-    let s = TestSensor::spawn(c0).await;
-    let mut c = Client::connect(s.addr).await;
-    c.reply().await;
-    ehlo(&mut c).await;
+    let (s, mut c) = open(c0).await;
     let r = c.cmd("MAIL FROM:<bounce@gw.example.com>").await;
     assert!(r.starts_with("530 5.7.0"), "{r}");
     c.cmd("QUIT").await;
@@ -181,10 +191,7 @@ async fn allowlist_refuses_other_gateways() {
 async fn oversize_is_refused_without_ending_the_session() {
     let mut c0 = cfg();
     c0.sensor.max_message_size = 2000;
-    let s = TestSensor::spawn(c0).await;
-    let mut c = Client::connect(s.addr).await;
-    c.reply().await;
-    ehlo(&mut c).await;
+    let (s, mut c) = open(c0).await;
     assert!(c
         .cmd("MAIL FROM:<b@gw.example.com> SIZE=5000")
         .await
@@ -199,9 +206,7 @@ async fn oversize_is_refused_without_ending_the_session() {
     c.send(&format!("{body}.\r\n")).await;
     assert!(c.reply().await.starts_with("552 5.3.4"));
     // Same session, a message that fits.
-    c.cmd("MAIL FROM:<b@gw.example.com>").await;
-    c.cmd("RCPT TO:<a@example.net>").await;
-    c.cmd("DATA").await;
+    start_data(&mut c).await;
     c.send("Subject: small\r\n\r\nok\r\n.\r\n").await;
     assert_eq!(&c.reply().await[..3], "250");
     c.cmd("QUIT").await;
@@ -212,13 +217,8 @@ async fn oversize_is_refused_without_ending_the_session() {
 
 #[tokio::test]
 async fn bare_lf_nul_and_8bit_are_tolerated_and_counted() {
-    let s = TestSensor::spawn(cfg()).await;
-    let mut c = Client::connect(s.addr).await;
-    c.reply().await;
-    ehlo(&mut c).await;
-    c.cmd("MAIL FROM:<b@gw.example.com>").await;
-    c.cmd("RCPT TO:<a@example.net>").await;
-    c.cmd("DATA").await;
+    let (s, mut c) = open(cfg()).await;
+    start_data(&mut c).await;
     let mut m = Vec::new();
     m.extend_from_slice(b"Subject: odd\nX-Name: J\xc3\xbcrgen \xff\r\nFrom: a@example.org\r\n\r\nline with NUL \0 here\nbare lf line\r\n.\nnot the end\r\n");
     m.extend_from_slice(b".\r\n");
@@ -238,10 +238,7 @@ async fn bare_lf_nul_and_8bit_are_tolerated_and_counted() {
 async fn many_recipients_and_the_cap() {
     let mut c0 = cfg();
     c0.sensor.max_recipients = 150;
-    let s = TestSensor::spawn(c0).await;
-    let mut c = Client::connect(s.addr).await;
-    c.reply().await;
-    ehlo(&mut c).await;
+    let (s, mut c) = open(c0).await;
     c.cmd("MAIL FROM:<b@gw.example.com>").await;
     let mut batch = String::new();
     for i in 0..151 {
@@ -310,9 +307,7 @@ async fn store_failure_answers_451_and_never_5xx() {
     let mut stored = 0;
     let mut refused = 0;
     for i in 0..400 {
-        c.cmd("MAIL FROM:<b@gw.example.com>").await;
-        c.cmd("RCPT TO:<a@example.net>").await;
-        c.cmd("DATA").await;
+        start_data(&mut c).await;
         c.send(&format!("{XA}Subject: fill {i} {filler}\r\n\r\nx\r\n.\r\n"))
             .await;
         let r = c.reply().await;
@@ -375,13 +370,8 @@ async fn swaks_plain_pipelined_and_tls() {
 async fn full_spool_defers_with_452_and_recovers() {
     let mut c0 = cfg();
     c0.sensor.spool_mb = 1;
-    let s = TestSensor::spawn(c0).await;
-    let mut c = Client::connect(s.addr).await;
-    c.reply().await;
-    ehlo(&mut c).await;
-    c.cmd("MAIL FROM:<b@gw.example.com>").await;
-    c.cmd("RCPT TO:<a@example.net>").await;
-    c.cmd("DATA").await;
+    let (s, mut c) = open(c0).await;
+    start_data(&mut c).await;
     // 2 MiB of body against a 1 MiB spool.
     let line = format!("{}\r\n", "q".repeat(1022));
     c.send(&format!("Subject: huge\r\n\r\n{}.\r\n", line.repeat(2048)))
@@ -389,9 +379,7 @@ async fn full_spool_defers_with_452_and_recovers() {
     let r = c.reply().await;
     assert!(r.starts_with("452 4.3.1"), "{r}");
     // The space was given back: a small copy goes through.
-    c.cmd("MAIL FROM:<b@gw.example.com>").await;
-    c.cmd("RCPT TO:<a@example.net>").await;
-    c.cmd("DATA").await;
+    start_data(&mut c).await;
     c.send("Subject: small\r\n\r\nok\r\n.\r\n").await;
     assert_eq!(&c.reply().await[..3], "250");
     c.cmd("QUIT").await;
