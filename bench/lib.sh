@@ -99,10 +99,10 @@ bench_register() {
     BENCH_CMD[$1]=$4
 }
 
-# bench_authsense NAME SPEC spf|full: authsense milter; "full" puts
+# bench_authsense NAME SPEC spf|full [BIN]: authsense milter; "full" puts
 # spf, dkim, dmarc and arc in the stamp and adds Authentication-Results.
 bench_authsense() {
-    local name=$1 spec=$2 kind=$3 cfg=$LAB/$1.toml log=$LAB/$1.log
+    local name=$1 spec=$2 kind=$3 bin=${4:-$AUTHSENSE_BIN} cfg=$LAB/$1.toml log=$LAB/$1.log
     {
         printf '[milter]\nlisten = "%s"\nsocket_mode = "0666"\nauthserv_id = "%s"\n' "$spec" "$BENCH_AUTHSERV_ID"
         if [[ "$kind" == full ]]; then
@@ -112,8 +112,9 @@ bench_authsense() {
         fi
         printf '[dns]\nnameservers = ["127.0.0.1:53"]\n'
     } >"$cfg"
-    NO_COLOR=1 RUST_LOG=warn "$AUTHSENSE_BIN" milter --config "$cfg" >"$log" 2>&1 &
-    bench_register "$name" $! "$spec" "authsense milter --config $name.toml   # $(tr '\n' ' ' <"$cfg")"
+    [[ -x "$bin" ]] || lab_die "no authsense binary at $bin"
+    NO_COLOR=1 RUST_LOG=warn "$bin" milter --config "$cfg" >"$log" 2>&1 &
+    bench_register "$name" $! "$spec" "$bin milter --config $name.toml   # $(tr '\n' ' ' <"$cfg")"
     bench_wait_listen "$name" "$spec" $! "$log"
 }
 

@@ -55,11 +55,11 @@ async fn transaction(conn: &mut TestConnection, m: &Msg<'_>) -> (EomActions, Sta
             .unwrap();
     }
     let st = conn.mail([format!("<{}>", m.from)]).await.unwrap();
-    if st != Status::Continue {
+    if !acked(st.clone()) {
         return (EomActions { actions: vec![] }, st);
     }
     assert!(acked(conn.rcpt(["<rcpt@example.net>"]).await.unwrap()));
-    assert_eq!(conn.data().await.unwrap(), Status::Continue);
+    assert!(acked(conn.data().await.unwrap()));
     for (n, v) in &m.headers {
         conn.header(*n, *v).await.unwrap();
     }
@@ -571,15 +571,35 @@ async fn reject_policy_and_several_messages_per_connection() {
 async fn no_reply_options_only_where_the_mta_offers_them() {
     let dns = FakeDns::start(spf_zone()).await;
     let milter = TestMilter::spawn(config_for(&dns)).await;
-    // A modern MTA: connect, HELO, RCPT and headers need no reply.
+    // A modern MTA: with nothing to refuse at MAIL (no reject_spf, on_error
+    // = accept), only end-of-message is answered; SPF runs meanwhile.
     let conn = milter.open().await;
     let opts = conn.negotiated_opts();
     assert!(opts.contains(ProtoOpts::NOREPLY_CONNECT | ProtoOpts::NOREPLY_HELO));
-    assert!(opts.contains(ProtoOpts::NOREPLY_RCPT | ProtoOpts::NOREPLY_HEADER));
-    assert!(
-        !opts.contains(ProtoOpts::NOREPLY_MAIL),
-        "MAIL must be answered (SPF may reject)"
-    );
+    assert!(opts.contains(ProtoOpts::NOREPLY_MAIL | ProtoOpts::NOREPLY_RCPT));
+    assert!(opts.contains(ProtoOpts::NOREPLY_DATA | ProtoOpts::NOREPLY_HEADER));
+    let mut conn = conn;
+    let (actions, status) = send(&mut conn, &Msg::new("mail.pass.example", "u@pass.example")).await;
+    assert_eq!(status, Status::Accept);
+    assert!(stamp(&actions).contains("spf=pass"), "{actions:?}");
+    // When MAIL may be refused (reject_spf, on_error = tempfail) it is answered.
+    for policy in [
+        "[milter]\nreject_spf = [\"fail\"]\n",
+        "[milter]\non_error = \"tempfail\"\n",
+    ] {
+        let mut cfg = config_for(&dns);
+        let extra = authsense::config::Config::parse(policy).unwrap().milter;
+        cfg.milter.reject_spf = extra.reject_spf;
+        cfg.milter.on_error = extra.on_error;
+        let strict = TestMilter::spawn(cfg).await;
+        let opts = strict.open().await.negotiated_opts();
+        assert!(
+            !opts.contains(ProtoOpts::NOREPLY_MAIL),
+            "{policy}: MAIL must be answered"
+        );
+        assert!(opts.contains(ProtoOpts::NOREPLY_RCPT), "{policy}");
+        strict.stop().await;
+    }
     // An MTA without no-reply support gets a reply at every step.
     let without_noreply = ProtoOpts::all()
         - (ProtoOpts::NOREPLY_CONNECT

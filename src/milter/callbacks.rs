@@ -3,13 +3,16 @@
 //! step, and turns the answer into a milter reply.
 //!
 //! Round trips cost latency on every message, so the MTA is told not to wait
-//! for replies at connect, HELO, RCPT, each header and body chunk (protocol v6 no-reply
-//! options, where the MTA offers them). MAIL (where SPF may reject), DATA and
-//! end-of-message are answered: answering DATA also ACKs the MTA's last
-//! write, which keeps Postfix's next write from waiting ~40 ms on a delayed
-//! ACK (Nagle), as every peer milter that skips DATA does.
+//! for replies at connect, HELO, RCPT, DATA, each header and body chunk
+//! (protocol v6 no-reply options, where the MTA offers them), and at MAIL
+//! too unless its answer may depend on SPF (`reject_spf`, `on_error =
+//! tempfail`; see [`super::session::decides_at_mail`]): then SPF runs while
+//! the message arrives and only end-of-message is answered. Skipping replies
+//! is safe from Nagle/delayed-ACK stalls because the listener re-arms
+//! TCP_QUICKACK after every read (`super::listen`): the MTA's next small
+//! write never waits for our ACK (BENCHMARKS.md, bench/milter-latency).
 
-use super::session::{MailDecision, Session};
+use super::session::{decides_at_mail, MailDecision, Session};
 use super::Shared;
 use indymilter::{
     Actions, Callbacks, ContextActions, EomContext, MacroStage, NegotiateContext, ProtoOpts,
@@ -44,6 +47,7 @@ fn text(s: &CStr) -> String {
 const NOREPLY: ProtoOpts = ProtoOpts::NOREPLY_CONNECT
     .union(ProtoOpts::NOREPLY_HELO)
     .union(ProtoOpts::NOREPLY_RCPT)
+    .union(ProtoOpts::NOREPLY_DATA)
     .union(ProtoOpts::NOREPLY_HEADER)
     .union(ProtoOpts::NOREPLY_BODY);
 
@@ -51,7 +55,11 @@ const NOREPLY: ProtoOpts = ProtoOpts::NOREPLY_CONNECT
 pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
     Callbacks::new()
         .on_negotiate(move |cx, _, mta_opts| {
-            let noreply = mta_opts & NOREPLY;
+            let mut wanted = NOREPLY;
+            if !decides_at_mail(&shared.config) {
+                wanted |= ProtoOpts::NOREPLY_MAIL;
+            }
+            let noreply = mta_opts & wanted;
             let leading_space = mta_opts.contains(ProtoOpts::LEADING_SPACE);
             cx.data = Some(Conn {
                 session: Session::new(shared.clone()),
@@ -90,7 +98,7 @@ pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
                 };
                 let sender = args.first().map(|a| text(a)).unwrap_or_default();
                 match c.session.mail(&sender, auth.as_deref()).await {
-                    MailDecision::Continue => Status::Continue,
+                    MailDecision::Continue => c.ack(ProtoOpts::NOREPLY_MAIL),
                     MailDecision::Tempfail => Status::Tempfail,
                     MailDecision::Reject(msg) => {
                         let msg = msg.replace('%', "%%");
@@ -109,7 +117,13 @@ pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
                 .map_or(Status::Continue, |c| c.ack(ProtoOpts::NOREPLY_RCPT));
             Box::pin(async move { status })
         })
-        .on_data(|_| Box::pin(async { Status::Continue }))
+        .on_data(|cx| {
+            let status = cx
+                .data
+                .as_ref()
+                .map_or(Status::Continue, |c| c.ack(ProtoOpts::NOREPLY_DATA));
+            Box::pin(async move { status })
+        })
         .on_header(|cx, name, value| {
             let status = cx.data.as_mut().map_or(Status::Continue, |c| {
                 let mut value = text(&value);

@@ -7,8 +7,9 @@ use super::evaluate;
 use super::stamp::{self, Forgeries};
 use super::Shared;
 use crate::auth::{SpfRequest, SpfVerdict};
-use crate::config::{Mode, OnError};
+use crate::config::{MilterConfig, Mode, OnError};
 use std::{net::IpAddr, sync::Arc, time::Instant};
+use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 /// What the perimeter does with the current message.
@@ -50,6 +51,9 @@ struct Message {
     role: Role,
     mail_from: String,
     verdict: Option<SpfVerdict>,
+    /// SPF still being evaluated (started at MAIL, awaited at end of
+    /// message), with the evaluation's own duration in microseconds.
+    pending: Option<JoinHandle<(SpfVerdict, u128)>>,
     forgeries: Forgeries,
     /// The message rebuilt for DKIM/ARC (perimeter role only).
     capture: Option<Capture>,
@@ -57,6 +61,13 @@ struct Message {
     deferred: Option<Vec<String>>,
     started: Instant,
     spf_us: u128,
+}
+
+/// Whether MAIL FROM must wait for SPF: only when its answer can depend on
+/// the result (`reject_spf`, or `on_error = tempfail`). Otherwise SPF runs
+/// while the MTA sends the message and MAIL needs no reply at all.
+pub fn decides_at_mail(cfg: &MilterConfig) -> bool {
+    !cfg.reject_spf.is_empty() || cfg.on_error == OnError::Tempfail
 }
 
 /// One MTA connection.
@@ -118,6 +129,7 @@ impl Session {
             .to_string();
         let mut role = self.role(auth_authen.is_some_and(|a| !a.is_empty()));
         let mut verdict = None;
+        let mut pending = None;
         let started = Instant::now();
         let via_relay = self.client_ip.is_some_and(|ip| {
             self.shared
@@ -127,8 +139,16 @@ impl Session {
                 .any(|n| n.contains(&ip))
         });
         if role == Role::Stamp && !via_relay {
-            match self.evaluate(&mail_from).await {
-                Ok(v) => verdict = Some(v),
+            let evaluation = match self.start_evaluation(&mail_from) {
+                Ok(task) if !decides_at_mail(&self.shared.config) => {
+                    pending = Some(task);
+                    Ok(None)
+                }
+                Ok(task) => Self::finish_evaluation(task).await.map(Some),
+                Err(why) => Err(why),
+            };
+            match evaluation {
+                Ok(v) => verdict = v.map(|(v, _)| v),
                 Err(why) => {
                     warn!(client_ip = ?self.client_ip, helo = %self.helo, mailfrom = %mail_from, error = %why, on_error = ?self.shared.config.on_error, "internal error, message not stamped");
                     if self.shared.config.on_error == OnError::Tempfail {
@@ -176,6 +196,7 @@ impl Session {
             role,
             mail_from,
             verdict,
+            pending,
             forgeries: Forgeries::default(),
             capture,
             deferred: (role == Role::Stamp && via_relay).then(Vec::new),
@@ -185,25 +206,31 @@ impl Session {
         decision
     }
 
-    async fn evaluate(&self, mail_from: &str) -> Result<SpfVerdict, String> {
+    /// SPF for both identities, as a task of its own: a panic in evaluation
+    /// must not take the MTA connection down with it.
+    fn start_evaluation(&self, mail_from: &str) -> Result<JoinHandle<(SpfVerdict, u128)>, String> {
         let ip = self.client_ip.ok_or("the MTA gave no client IP address")?;
         let shared = self.shared.clone();
         let (helo, mail_from) = (self.helo.clone(), mail_from.to_string());
-        // A panic in evaluation must not take the MTA connection down with it.
-        tokio::spawn(async move {
+        Ok(tokio::spawn(async move {
+            let t = Instant::now();
             let req = SpfRequest {
                 ip,
                 helo: &helo,
                 mail_from: &mail_from,
                 receiver: &shared.authserv_id,
             };
-            shared
-                .auth
-                .check_spf(&req, shared.config.auth_timeout())
-                .await
-        })
-        .await
-        .map_err(|e| format!("SPF evaluation failed: {e}"))
+            let budget = shared.config.auth_timeout();
+            let v = shared.auth.check_spf(&req, budget).await;
+            (v, t.elapsed().as_micros())
+        }))
+    }
+
+    async fn finish_evaluation(
+        task: JoinHandle<(SpfVerdict, u128)>,
+    ) -> Result<(SpfVerdict, u128), String> {
+        task.await
+            .map_err(|e| format!("SPF evaluation failed: {e}"))
     }
 
     /// One header of the message; `value` is exactly what followed the
@@ -237,6 +264,20 @@ impl Session {
         let Some(mut msg) = self.msg.take() else {
             return EomPlan::default();
         };
+        if let Some(task) = msg.pending.take() {
+            match Self::finish_evaluation(task).await {
+                Ok((v, us)) => {
+                    msg.verdict = Some(v);
+                    msg.spf_us = us;
+                }
+                Err(why) => {
+                    // Only reached under on_error = accept (decides_at_mail).
+                    warn!(client_ip = ?self.client_ip, helo = %self.helo, mailfrom = %msg.mail_from, error = %why, "internal error, message not stamped");
+                    msg.role = Role::StripOnly("internal-error");
+                    msg.capture = None;
+                }
+            }
+        }
         let mut origin = self.client_ip.map(|ip| (ip, self.helo.clone()));
         if let Some(received) = msg.deferred.take() {
             // Came through a trusted relay: evaluate the first external hop.
