@@ -50,11 +50,12 @@ impl Rng {
 }
 
 /// A port below the ephemeral range, so that a client reconnecting while
-/// the sensor is down can never self-connect on it and steal it.
+/// the sensor is down can never self-connect on it and steal it (26160..26190:
+/// clear of postfix-test/e2e-milter-kill's ports).
 fn low_port() -> u16 {
-    (26150..26200)
+    (26160..26190)
         .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        .expect("a free port in 26150..26200")
+        .expect("a free port in 26160..26190")
 }
 
 async fn start(db: &Path, port: u16) -> Child {
