@@ -247,4 +247,5 @@ async fn random_kill_9_loses_and_duplicates_nothing() {
         "{extra} stored copies were never sent"
     );
     store.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }
