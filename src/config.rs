@@ -48,10 +48,19 @@ pub struct SensorConfig {
     /// Memory for messages being received and parsed, all sessions
     /// together, in MiB; beyond it a copy gets 452 4.3.1 and is retried.
     pub spool_mb: usize,
-    /// Seconds to wait for a command (RFC 5321 §4.5.3.2.7: 5 minutes).
+    /// Seconds to wait for a command (RFC 5321 §4.5.3.2.7: 5 minutes); also
+    /// the limit on each write and on the TLS handshake.
     pub idle_timeout_secs: u64,
     /// Seconds to wait for each block of DATA (§4.5.3.2.6: 3 minutes).
     pub data_timeout_secs: u64,
+    /// Slowest DATA accepted, in octets per second: the message may take
+    /// `data_timeout_secs` plus its size divided by this rate, whatever the
+    /// pace of single reads (a byte-per-second sender is cut off). 0: only
+    /// the per-read `data_timeout_secs` applies.
+    pub min_data_rate: u64,
+    /// Longest session in seconds: no command is read after it (421, then
+    /// close); a copy being received is finished first. 0: no limit.
+    pub session_timeout_secs: u64,
     /// Refuse MAIL before STARTTLS.
     pub require_tls: bool,
     /// PEM certificate chain for STARTTLS.
@@ -79,6 +88,8 @@ impl Default for SensorConfig {
             spool_mb: 1024,
             idle_timeout_secs: 300,
             data_timeout_secs: 180,
+            min_data_rate: 500,
+            session_timeout_secs: 3600,
             require_tls: false,
             tls_cert: None,
             tls_key: None,

@@ -1,28 +1,64 @@
-//! Crash consistency: copies sent concurrently to a real `authsense sensor`
-//! process that is killed with SIGKILL mid-stream; after a restart, every
-//! copy that got a 250 is in the store, exactly once.
+//! Crash consistency at scale: at least 10,000 copies sent by concurrent
+//! clients to a real `authsense sensor` process that is SIGKILLed at random
+//! moments (a seeded, printed schedule) and restarted on the same database
+//! each time; the clients reconnect and go on. At the end every copy that got
+//! a 250 is in the store exactly once, under the uid it was acknowledged
+//! with, and no copy (by Message-ID) is stored twice.
+//!
+//! `AUTHSENSE_CRASH_SEED=N` replays a kill schedule.
 
 mod common;
 
 use authsense::store::{Filter, Store, StoreOptions};
 use common::sensor::{tempdir, Client};
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     net::SocketAddr,
+    path::Path,
     process::{Child, Command, Stdio},
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
     time::{Duration, Instant},
 };
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Copies that must be acknowledged before the run ends.
+const TARGET_ACKED: usize = 10_000;
+/// Kills that must have happened before the run ends.
+const MIN_KILLS: usize = 8;
+/// Time between kills, drawn uniformly (milliseconds).
+const KILL_EVERY_MS: (u64, u64) = (300, 1500);
+/// Concurrent clients.
+const CLIENTS: usize = 16;
+
+/// splitmix64: a small seeded generator (no dependency for one test).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn range(&mut self, (lo, hi): (u64, u64)) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
 }
 
-async fn start(db: &std::path::Path, port: u16) -> Child {
+/// A port below the ephemeral range, so that a client reconnecting while
+/// the sensor is down can never self-connect on it and steal it (26160..26190:
+/// clear of postfix-test/e2e-milter-kill's ports).
+fn low_port() -> u16 {
+    (26160..26190)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port in 26160..26190")
+}
+
+async fn start(db: &Path, port: u16) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_authsense"))
         .args([
             "sensor",
@@ -43,69 +79,126 @@ async fn start(db: &std::path::Path, port: u16) -> Child {
         .is_err()
     {
         assert!(Instant::now() < deadline, "sensor did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     child
 }
 
-/// Sends copies until the connection fails; records every acknowledged uid.
-async fn sender(addr: SocketAddr, worker: usize, acked: Arc<Mutex<Vec<String>>>) -> Option<()> {
+/// What the clients saw.
+#[derive(Default)]
+struct Seen {
+    /// Acknowledged copies: Message-ID → uid from the 250.
+    acked: Mutex<HashMap<String, String>>,
+    /// Copies whose final reply never came (the sensor died): either stored
+    /// or not, never twice.
+    unanswered: AtomicUsize,
+    /// Sessions opened.
+    sessions: AtomicUsize,
+    stop: AtomicBool,
+}
+
+/// One session: sends copies until told to stop or the connection fails.
+/// Every copy has a fresh Message-ID; nothing is resent.
+async fn session(addr: SocketAddr, worker: usize, seq: &mut u64, seen: &Seen) -> Option<()> {
     let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    seen.sessions.fetch_add(1, Ordering::Relaxed);
     let mut c = Client {
         io: tokio::io::BufReader::new(stream),
     };
     c.try_reply().await?;
     c.try_send("EHLO gw.example.com\r\n").await?;
     c.try_reply().await?;
-    for i in 0..200 {
+    while !seen.stop.load(Ordering::Relaxed) {
+        *seq += 1;
+        let id = format!("w{worker}.{seq}@crash.test");
         c.try_send(&format!(
             "MAIL FROM:<bounce@gw.example.com>\r\nRCPT TO:<u{worker}@example.net>\r\nDATA\r\n"
         ))
         .await?;
-        for _ in 0..3 {
-            c.try_reply().await?;
+        for want in ["250", "250", "354"] {
+            let r = c.try_reply().await?;
+            assert!(r.starts_with(want), "{r}");
         }
         c.try_send(&format!(
-            "X-Agari-Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=a@pass.example smtp.helo=h.example\r\nSubject: w{worker} m{i}\r\n\r\nbody\r\n.\r\n"
+            "X-Agari-Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=a@pass.example smtp.helo=h.example\r\nMessage-ID: <{id}>\r\nSubject: crash\r\n\r\nbody\r\n.\r\n"
         ))
         .await?;
-        let r = c.try_reply().await?;
-        if let Some(uid) = r.strip_prefix("250 2.0.0 Ok: stored as ") {
-            acked.lock().unwrap().push(uid.to_string());
-        }
+        let Some(r) = c.try_reply().await else {
+            seen.unanswered.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        let uid = r.strip_prefix("250 2.0.0 Ok: stored as ");
+        let uid = uid.unwrap_or_else(|| panic!("copy {id} refused: {r}"));
+        seen.acked.lock().unwrap().insert(id, uid.to_string());
     }
     Some(())
 }
 
+/// A gateway: sessions one after another until stopped (bounded in time).
+async fn client(addr: SocketAddr, worker: usize, seen: Arc<Seen>, until: Instant) {
+    let mut seq = 0;
+    while !seen.stop.load(Ordering::Relaxed) && Instant::now() < until {
+        if session(addr, worker, &mut seq, &seen).await.is_none() {
+            // The sensor is down: retry soon, as a gateway would (faster).
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_loses_nothing_acknowledged() {
+async fn random_kill_9_loses_and_duplicates_nothing() {
+    let seed = std::env::var("AUTHSENSE_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    println!("kill schedule seed {seed} (AUTHSENSE_CRASH_SEED={seed} replays it)");
+    let mut rng = Rng(seed);
     let dir = tempdir("crash");
     let db = dir.join("authsense.db");
-    let port = free_port();
-    let mut child = start(&db, port).await;
+    let port = low_port();
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let acked = Arc::new(Mutex::new(Vec::new()));
-    let workers: Vec<_> = (0..16)
-        .map(|w| tokio::spawn(sender(addr, w, acked.clone())))
+    let t0 = Instant::now();
+    let until = t0 + Duration::from_secs(180);
+    let mut child = start(&db, port).await;
+    let seen = Arc::new(Seen::default());
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|w| tokio::spawn(client(addr, w, seen.clone(), until)))
         .collect();
-    // Kill once a good number were acknowledged (bounded wait).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while acked.lock().unwrap().len() < 300 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    let done =
+        |kills: usize| kills >= MIN_KILLS && seen.acked.lock().unwrap().len() >= TARGET_ACKED;
+    let mut kills = 0;
+    while !done(kills) {
+        let at = Instant::now() + Duration::from_millis(rng.range(KILL_EVERY_MS));
+        while Instant::now() < at && !done(kills) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(
+            Instant::now() < until,
+            "deadline: {} acked, {kills} kills",
+            seen.acked.lock().unwrap().len()
+        );
+        if done(kills) {
+            break;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        child = start(&db, port).await;
     }
-    child.kill().unwrap(); // SIGKILL
+    seen.stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.await.unwrap();
+    }
+    // The last instance dies the same way; a restart must open the database
+    // (WAL recovery) and serve.
+    child.kill().unwrap();
     child.wait().unwrap();
-    for w in workers {
-        let _ = w.await;
-    }
-    let acked: Vec<String> = acked.lock().unwrap().clone();
-    assert!(
-        acked.len() >= 300,
-        "only {} acknowledged before the deadline",
-        acked.len()
-    );
-
-    // Restart on the same database: it must open (WAL recovery) and serve.
+    kills += 1;
     let mut child = start(&db, port).await;
     let mut c = Client::connect(addr).await;
     assert!(c.reply().await.starts_with("220"));
@@ -116,22 +209,43 @@ async fn kill_9_loses_nothing_acknowledged() {
     let store = Store::open(&db, StoreOptions::default()).unwrap();
     let recs = store
         .query(&Filter {
-            limit: Some(1_000_000),
+            limit: Some(10_000_000),
             ..Filter::default()
         })
         .unwrap();
-    let stored: HashSet<&str> = recs.iter().map(|r| r.uid.as_str()).collect();
-    assert_eq!(stored.len(), recs.len(), "duplicate uids");
-    let missing: Vec<_> = acked
-        .iter()
-        .filter(|u| !stored.contains(u.as_str()))
-        .collect();
+    let mut by_id: HashMap<&str, Vec<&str>> = HashMap::new();
+    for r in &recs {
+        let id = r.msg_id.as_deref().expect("every copy has a Message-ID");
+        by_id.entry(id).or_default().push(&r.uid);
+    }
+    let uids: HashSet<&str> = recs.iter().map(|r| r.uid.as_str()).collect();
+    let acked = std::mem::take(&mut *seen.acked.lock().unwrap());
     println!(
-        "acknowledged {}, stored {}, missing {}",
+        "{} acked, {} stored, {} unanswered at a kill, {kills} kills, {} sessions, {:.1} s",
         acked.len(),
         recs.len(),
-        missing.len()
+        seen.unanswered.load(Ordering::Relaxed),
+        seen.sessions.load(Ordering::Relaxed),
+        t0.elapsed().as_secs_f64()
     );
-    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    assert!(acked.len() >= TARGET_ACKED && kills > MIN_KILLS);
+    assert_eq!(uids.len(), recs.len(), "a uid stored twice");
+    let twice: Vec<_> = by_id.iter().filter(|(_, u)| u.len() > 1).collect();
+    assert!(twice.is_empty(), "copies stored twice: {twice:?}");
+    let lost: Vec<_> = acked
+        .iter()
+        .filter(|(id, uid)| by_id.get(id.as_str()) != Some(&vec![uid.as_str()]))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged but not stored as acked: {lost:?}"
+    );
+    // Stored but unacknowledged copies can only be the unanswered ones.
+    let extra = recs.len() - acked.len();
+    assert!(
+        extra <= seen.unanswered.load(Ordering::Relaxed),
+        "{extra} stored copies were never sent"
+    );
     store.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,13 +3,22 @@
 //! a size cap that keeps reading but stops buffering, and counts of bare LF
 //! and NUL octets. Replies are buffered and flushed only when no pipelined
 //! input is waiting (RFC 2920).
+//!
+//! Every wait is bounded: a command line must arrive whole within its
+//! timeout, DATA within its timeout plus its size at the minimum data rate
+//! (however the bytes are paced), and each write within the write timeout
+//! (a client that never reads its replies cannot pin a session).
 
-use std::{io, sync::Arc, time::Duration};
+use std::{future::Future, io, sync::Arc, time::Duration};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 /// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with CRLF.
 pub const MAX_COMMAND_LINE: usize = 512;
+
+/// Write timeout unless [`Conn::with_write_timeout`] sets one.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// One read command line.
 pub enum Line {
@@ -39,6 +48,9 @@ pub struct Data {
 /// A framed SMTP connection.
 pub struct Conn<S> {
     stream: BufReader<BufWriter<S>>,
+    write_timeout: Duration,
+    /// A write timed out: the stream is unusable, every later write fails.
+    write_dead: bool,
 }
 
 /// The peer went away or the stream failed.
@@ -54,7 +66,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 16 * 1024,
                 BufWriter::with_capacity(16 * 1024, stream),
             ),
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            write_dead: false,
         }
+    }
+
+    /// Sets how long one write (of a reply, or a flush) may block.
+    pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
     }
 
     /// Gives the stream back (for STARTTLS). Buffered input is dropped: after
@@ -70,14 +90,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// Queues a reply line (without CRLF).
     pub async fn reply(&mut self, line: &str) -> io::Result<()> {
+        let (timeout, dead) = (self.write_timeout, &mut self.write_dead);
         let w = self.stream.get_mut();
-        w.write_all(line.as_bytes()).await?;
-        w.write_all(b"\r\n").await
+        bounded_write(timeout, dead, async {
+            w.write_all(line.as_bytes()).await?;
+            w.write_all(b"\r\n").await
+        })
+        .await
     }
 
     /// Sends queued replies now.
     pub async fn flush(&mut self) -> io::Result<()> {
-        self.stream.get_mut().flush().await
+        let (timeout, dead) = (self.write_timeout, &mut self.write_dead);
+        bounded_write(timeout, dead, self.stream.get_mut().flush()).await
     }
 
     /// Reads one command line within `timeout`, flushing replies first if
@@ -125,13 +150,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// Reads message data up to the terminating `.` line (CRLF.CRLF only,
     /// so a bare-LF dot cannot end the message early: no SMTP smuggling).
-    /// Each read must arrive within `timeout`.
+    /// Each read must arrive within `timeout`, and with `min_rate` octets/s
+    /// (0: no minimum) the whole message within `timeout` plus its size at
+    /// that rate (Postfix's `smtpd_min_data_rate` rule).
     pub async fn read_data(
         &mut self,
         max: usize,
         spool: &Arc<Semaphore>,
         timeout: Duration,
+        min_rate: u64,
     ) -> io::Result<Data> {
+        let mut deadline = Instant::now() + timeout;
         let mut data = Data::default();
         // The current line so far; `spilled` once part of it was passed on
         // (then it can be neither the terminator nor dot-stuffed any more).
@@ -139,7 +168,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let mut spilled = false;
         let mut after_crlf = true;
         loop {
-            let buf = tokio::time::timeout(timeout, self.stream.fill_buf())
+            let buf = tokio::time::timeout_at(deadline, self.stream.fill_buf())
                 .await
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "data timeout"))??;
             if buf.is_empty() {
@@ -152,6 +181,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             cur.extend_from_slice(chunk);
             let n = chunk.len();
             self.stream.consume(n);
+            deadline = data_deadline(deadline, n, timeout, min_rate);
             // Only CRLF "." CRLF ends the data: a dot line after a bare LF is
             // content (no SMTP smuggling through LF.CRLF).
             if eol && !spilled && after_crlf && cur == b".\r\n" {
@@ -216,6 +246,41 @@ impl Data {
     }
 }
 
+/// The DATA deadline after `n` more octets: extended by their time at
+/// `min_rate`, but never more than `timeout` from now (and exactly that
+/// without a minimum rate).
+fn data_deadline(deadline: Instant, n: usize, timeout: Duration, min_rate: u64) -> Instant {
+    let per_read = Instant::now() + timeout;
+    if min_rate == 0 {
+        return per_read;
+    }
+    let credit = Duration::from_nanos((n as u64).saturating_mul(1_000_000_000) / min_rate);
+    (deadline + credit).min(per_read)
+}
+
+/// Runs a write with a timeout; after one timeout every later write fails
+/// at once (a client that does not read must not hold the session longer).
+async fn bounded_write(
+    timeout: Duration,
+    dead: &mut bool,
+    write: impl Future<Output = io::Result<()>>,
+) -> io::Result<()> {
+    if *dead {
+        return Err(write_timed_out());
+    }
+    match tokio::time::timeout(timeout, write).await {
+        Ok(r) => r,
+        Err(_) => {
+            *dead = true;
+            Err(write_timed_out())
+        }
+    }
+}
+
+fn write_timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "write timeout")
+}
+
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == needle)
 }
@@ -242,7 +307,7 @@ mod tests {
             client
         });
         let data = conn
-            .read_data(1 << 20, &spool, Duration::from_secs(5))
+            .read_data(1 << 20, &spool, Duration::from_secs(5), 500)
             .await
             .unwrap();
         let _client = writer.await.unwrap();
@@ -251,5 +316,49 @@ mod tests {
         assert_eq!(String::from_utf8(data.bytes.clone()).unwrap(), want);
         assert_eq!(data.bare_lf, 1);
         assert!(data.complete());
+    }
+
+    /// Trickles `body` one byte per `gap`, then the terminator.
+    fn trickle(
+        body: usize,
+        gap: Duration,
+    ) -> (tokio::io::DuplexStream, tokio::task::JoinHandle<()>) {
+        let (mut client, server) = tokio::io::duplex(64);
+        let writer = tokio::spawn(async move {
+            for _ in 0..body {
+                if client.write_all(b"x").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(gap).await;
+            }
+            let _ = client.write_all(b"\r\n.\r\n").await;
+        });
+        (server, writer)
+    }
+
+    /// A slow sender whose every byte arrives well within the per-read
+    /// timeout is cut off by the minimum data rate, not only by idleness.
+    #[tokio::test]
+    async fn data_slower_than_min_rate_is_cut_off() {
+        let spool = Arc::new(Semaphore::new(1024));
+        let timeout = Duration::from_millis(200);
+        // 50 octets/s against a minimum of 1000: about 210 ms allowed.
+        let (server, writer) = trickle(100, Duration::from_millis(20));
+        let started = Instant::now();
+        let r = Conn::new(server)
+            .read_data(1 << 20, &spool, timeout, 1000)
+            .await;
+        let took = started.elapsed();
+        assert_eq!(r.err().map(|e| e.kind()), Some(io::ErrorKind::TimedOut));
+        assert!(took >= timeout && took < Duration::from_secs(1), "{took:?}");
+        writer.abort();
+        // Without a minimum rate the same pace is fine (each read is on time).
+        let (server, writer) = trickle(20, Duration::from_millis(20));
+        let data = Conn::new(server)
+            .read_data(1 << 20, &spool, timeout, 0)
+            .await
+            .unwrap();
+        assert_eq!(data.bytes, b"xxxxxxxxxxxxxxxxxxxx\r\n");
+        writer.await.unwrap();
     }
 }

@@ -46,7 +46,12 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
     conn.flush().await?;
     let timeout = Duration::from_secs(sensor.config.data_timeout_secs);
     let data = match conn
-        .read_data(sensor.config.max_message_size, &sensor.spool, timeout)
+        .read_data(
+            sensor.config.max_message_size,
+            &sensor.spool,
+            timeout,
+            sensor.config.min_data_rate,
+        )
         .await
     {
         Ok(d) => d,

@@ -4,7 +4,8 @@
 //!
 //! Accept loop: allowlist (554 at connect for anyone else), a global and a
 //! per-IP session cap (421), then one task per session; STARTTLS upgrades the
-//! stream and the session goes on over TLS.
+//! stream and the session goes on over TLS. The handshake and every write
+//! are bounded by the idle timeout.
 
 pub mod authsel;
 pub mod conn;
@@ -189,7 +190,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, sensor: &Arc<Sensor>) -
         return refuse(stream, "421 4.7.0 Too many connections from your address").await;
     };
     let mut st = SessionState::new(peer);
-    let mut conn = Conn::new(stream);
+    let idle = std::time::Duration::from_secs(sensor.config.idle_timeout_secs);
+    let mut conn = Conn::new(stream).with_write_timeout(idle);
     conn.reply(&format!("220 {} ESMTP authsense sensor", sensor.hostname))
         .await?;
     if let Next::Quit = session::serve(&mut conn, &mut st, sensor).await? {
@@ -198,7 +200,9 @@ async fn connection(stream: TcpStream, peer: SocketAddr, sensor: &Arc<Sensor>) -
     let Some(acceptor) = sensor.tls.clone() else {
         return Ok(());
     };
-    let tls = acceptor.accept(conn.into_inner()).await?;
+    let tls = tokio::time::timeout(idle, acceptor.accept(conn.into_inner()))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timeout"))??;
     let (_, server) = tls.get_ref();
     st.start_tls(TlsInfo {
         version: server
@@ -208,7 +212,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, sensor: &Arc<Sensor>) -
             .negotiated_cipher_suite()
             .map_or_else(|| "unknown".into(), |c| format!("{:?}", c.suite())),
     });
-    let mut conn = Conn::new(tls);
+    let mut conn = Conn::new(tls).with_write_timeout(idle);
     session::serve(&mut conn, &mut st, sensor).await?;
     Ok(())
 }

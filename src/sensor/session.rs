@@ -1,12 +1,18 @@
 //! The SMTP conversation with a gateway (RFC 5321), one command at a time:
 //! EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, VRFY, HELP, QUIT and STARTTLS.
 //! Bad commands get 500/501/503 and the session goes on. Our own failures
-//! answer 4xx: a copy is never bounced.
+//! answer 4xx: a copy is never bounced. A command must arrive whole within
+//! the idle timeout, and no command is read past the session time limit
+//! (421); a copy being received is finished first.
 
 use super::conn::{Conn, Line};
 use super::{data, Sensor};
 use smtp_proto::{Error as ProtoError, Request};
-use std::{io, net::SocketAddr, time::Duration};
+use std::{
+    io,
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// TLS parameters of the session, once STARTTLS completed.
@@ -44,6 +50,8 @@ pub struct SessionState {
     pub tls: Option<TlsInfo>,
     /// The transaction in progress.
     pub tx: Option<Transaction>,
+    /// When the connection was accepted.
+    pub started: Instant,
 }
 
 impl SessionState {
@@ -54,6 +62,7 @@ impl SessionState {
             helo: None,
             tls: None,
             tx: None,
+            started: Instant::now(),
         }
     }
 
@@ -72,16 +81,28 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     sensor: &Sensor,
 ) -> io::Result<Next> {
     let idle = Duration::from_secs(sensor.config.idle_timeout_secs);
+    let limit = sensor.config.session_timeout_secs;
+    let end = (limit > 0).then(|| st.started + Duration::from_secs(limit));
     loop {
-        let line = match conn.read_line(idle).await {
+        let left = end.map_or(idle, |end| end.saturating_duration_since(Instant::now()));
+        let read = if left.is_zero() {
+            Err(io::ErrorKind::TimedOut.into())
+        } else {
+            conn.read_line(idle.min(left)).await
+        };
+        let line = match read {
             Ok(Line::Ok(line)) => line,
             Ok(Line::TooLong) => {
                 conn.reply("500 5.5.2 Line too long").await?;
                 continue;
             }
             Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                conn.reply("421 4.4.2 Idle timeout, closing connection")
-                    .await?;
+                let reply = if end.is_some_and(|end| Instant::now() >= end) {
+                    "421 4.4.2 Session time limit reached, closing connection"
+                } else {
+                    "421 4.4.2 Idle timeout, closing connection"
+                };
+                conn.reply(reply).await?;
                 conn.flush().await?;
                 return Ok(Next::Quit);
             }

@@ -10,7 +10,7 @@ use authsense::{
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use tokio::{
     io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
     sync::oneshot,
     task::JoinHandle,
 };
@@ -68,7 +68,11 @@ impl TestSensor {
     }
 
     async fn start(s: Arc<Sensor>, cert_pem: Option<String>, dir: PathBuf) -> TestSensor {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        // A deep accept queue: the abuse test connects 1,100 sessions within
+        // a second (tokio's default backlog is 1,024).
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+        let listener = socket.listen(4096).unwrap();
         let addr = listener.local_addr().unwrap();
         let store = s.store.clone();
         let (tx, rx) = oneshot::channel::<()>();
