@@ -36,7 +36,7 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
     st: &mut SessionState,
     sensor: &Sensor,
 ) -> io::Result<()> {
-    let Some(tx) = st.tx.take() else {
+    let Some(mut tx) = st.tx.take() else {
         return conn.reply("503 5.5.1 Need MAIL and RCPT before DATA").await;
     };
     if tx.rcpt_to.is_empty() {
@@ -46,7 +46,12 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
     conn.flush().await?;
     let timeout = Duration::from_secs(sensor.config.data_timeout_secs);
     let data = match conn
-        .read_data(sensor.config.max_message_size, &sensor.spool, timeout)
+        .read_data(
+            sensor.config.max_message_size,
+            &sensor.spool,
+            tx.spool.take(),
+            timeout,
+        )
         .await
     {
         Ok(d) => d,
