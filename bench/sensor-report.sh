@@ -88,8 +88,8 @@ limit, spool, in_db = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 mib = lambda k: "%.1f MiB" % (k / 1024)
 print("| sessions × size | spool_mb | stored (store count) | attempts | replies by code | peak open sessions | GB streamed | time | peak VmRSS | VmHWM | limit |")
 print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
-print("| %d × %d MiB | %d | %d (%d) | %d | %s | %d | %.1f | %.0f s | %s | %s | %d MiB → %s |" % (
-    r["sessions"], r["message_bytes"] >> 20, spool, r["stored"], in_db, r["attempts"],
+print("| %d × %.0f MiB | %d | %d (%d) | %d | %s | %d | %.1f | %.0f s | %s | %s | %d MiB → %s |" % (
+    r["sessions"], r["message_bytes"] / 2**20, spool, r["stored"], in_db, r["attempts"],
     ", ".join("%s: %d" % kv for kv in r["replies"].items()), r["peak_open_sessions"],
     r["bytes_streamed"] / 1e9, r["elapsed_s"], mib(r["peak_vmrss_kib"]), mib(r["vmhwm_kib"]),
     limit, "MEETS" if r["vmhwm_kib"] < limit * 1024 else "MISSES"))
