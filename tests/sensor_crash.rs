@@ -249,3 +249,33 @@ async fn random_kill_9_loses_and_duplicates_nothing() {
     store.close().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The real binary listens with a queue of pending connections as deep as
+/// `max_sessions` (1000 by default; tokio's default is 1024 at most, mio's
+/// 128 on some versions): a burst of gateways connecting at once is queued,
+/// not dropped. `ss` shows a listening socket's queue limit as Send-Q.
+#[tokio::test]
+async fn listen_queue_is_as_deep_as_max_sessions() {
+    let dir = tempdir("listen-queue");
+    let port = low_port();
+    let mut child = start(&dir.join("s.db"), port).await;
+    let out = Command::new("ss")
+        .args(["-Hltn", &format!("sport = :{port}")])
+        .output()
+        .expect("ss (iproute2) runs");
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let send_q: u32 = text
+        .split_whitespace()
+        .nth(2)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("cannot read Send-Q from ss: {text:?}"));
+    let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .map_or(4096, |s| s.trim().parse().unwrap_or(4096));
+    assert!(
+        send_q >= 1024.min(somaxconn),
+        "listen queue {send_q}, want >= min(1024, somaxconn {somaxconn})"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -25,12 +25,27 @@ impl SensorOpts {
     }
 }
 
+/// The sensor's listening socket, with a queue of pending connections as
+/// deep as `max_sessions` (at least 1024; the kernel caps it at
+/// net.core.somaxconn): SMTP servers speak first, so a connection dropped
+/// from a full queue leaves its client waiting for a greeting that never
+/// comes, where a deeper queue lets the sensor answer it a moment later.
+fn listen(addr: std::net::SocketAddr, max_sessions: usize) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(max_sessions.clamp(1024, u32::MAX as usize) as u32)
+}
+
 /// Binds and runs the sensor until `stop` flips.
 async fn serve_sensor(cfg: &Config, mut stop: watch::Receiver<bool>) -> Result<(), String> {
     let built = setup::build(cfg)?;
     let addr = cfg.sensor.listen;
-    let listener = TcpListener::bind(addr)
-        .await
+    let listener = listen(addr, cfg.sensor.max_sessions)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let s = built.sensor.clone();
     info!(listen = %addr, db = %cfg.store.path.display(), trusted_authserv_ids = ?s.extract.trusted_authserv_ids, tls = s.tls.is_some(), "authsense sensor started");

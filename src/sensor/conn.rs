@@ -152,16 +152,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// so a bare-LF dot cannot end the message early: no SMTP smuggling).
     /// Each read must arrive within `timeout`, and with `min_rate` octets/s
     /// (0: no minimum) the whole message within `timeout` plus its size at
-    /// that rate (Postfix's `smtpd_min_data_rate` rule).
+    /// that rate (Postfix's `smtpd_min_data_rate` rule). `reserved`: spool
+    /// space already held (the declared SIZE), allocated up front.
     pub async fn read_data(
         &mut self,
         max: usize,
         spool: &Arc<Semaphore>,
+        reserved: Option<OwnedSemaphorePermit>,
         timeout: Duration,
         min_rate: u64,
     ) -> io::Result<Data> {
         let mut deadline = Instant::now() + timeout;
-        let mut data = Data::default();
+        let held = reserved.as_ref().map_or(0, |p| p.num_permits() * 1024);
+        let mut data = Data {
+            bytes: Vec::with_capacity(held.min(max)),
+            spool: reserved,
+            ..Data::default()
+        };
         // The current line so far; `spilled` once part of it was passed on
         // (then it can be neither the terminator nor dot-stuffed any more).
         let mut cur: Vec<u8> = Vec::new();
@@ -307,7 +314,7 @@ mod tests {
             client
         });
         let data = conn
-            .read_data(1 << 20, &spool, Duration::from_secs(5), 500)
+            .read_data(1 << 20, &spool, None, Duration::from_secs(5), 500)
             .await
             .unwrap();
         let _client = writer.await.unwrap();

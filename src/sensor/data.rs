@@ -36,7 +36,7 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
     st: &mut SessionState,
     sensor: &Sensor,
 ) -> io::Result<()> {
-    let Some(tx) = st.tx.take() else {
+    let Some(mut tx) = st.tx.take() else {
         return conn.reply("503 5.5.1 Need MAIL and RCPT before DATA").await;
     };
     if tx.rcpt_to.is_empty() {
@@ -49,6 +49,7 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
         .read_data(
             sensor.config.max_message_size,
             &sensor.spool,
+            tx.spool.take(),
             timeout,
             sensor.config.min_data_rate,
         )

@@ -14,6 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// TLS parameters of the session, once STARTTLS completed.
 #[derive(Debug, Clone)]
@@ -38,6 +39,9 @@ pub struct Transaction {
     pub mail_from: String,
     /// RCPT TO addresses.
     pub rcpt_to: Vec<String>,
+    /// Spool space held since MAIL for the size the client declared
+    /// (RFC 1870 SIZE), so DATA cannot run out of it half-way.
+    pub spool: Option<OwnedSemaphorePermit>,
 }
 
 /// State of one session, kept across STARTTLS (then reset, RFC 3207 §4.2).
@@ -217,9 +221,22 @@ fn mail(st: &mut SessionState, sensor: &Sensor, from: &str, size: usize) -> Stri
     if size > sensor.config.max_message_size {
         return "552 5.3.4 Message size exceeds fixed maximum message size".into();
     }
+    // A declared size is reserved now (KiB permits): if the spool cannot
+    // hold it, 452 before the client streams it (RFC 1870 §6.1), instead of
+    // after, and concurrent copies cannot each take a share and all fail.
+    let spool = if size == 0 {
+        None
+    } else {
+        let kib = u32::try_from(size.div_ceil(1024)).unwrap_or(u32::MAX);
+        match sensor.spool.clone().try_acquire_many_owned(kib) {
+            Ok(p) => Some(p),
+            Err(_) => return "452 4.3.1 Insufficient system storage, try again later".into(),
+        }
+    };
     st.tx = Some(Transaction {
         mail_from: from.to_string(),
         rcpt_to: Vec::new(),
+        spool,
     });
     "250 2.1.0 Ok".into()
 }

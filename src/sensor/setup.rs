@@ -21,6 +21,7 @@ pub struct Built {
 /// The store cannot be opened or the TLS files are unusable; the message
 /// names the file.
 pub fn build(cfg: &Config) -> Result<Built, String> {
+    bound_heap();
     let sc = &cfg.sensor;
     let hostname = sc.hostname.clone().unwrap_or_else(crate::host_name);
     let trusted = if sc.trusted_authserv_ids.is_empty() {
@@ -61,4 +62,18 @@ pub fn build(cfg: &Config) -> Result<Built, String> {
         sensor: Arc::new(Sensor::new(sc.clone(), hostname, tls, store, extract)),
         self_signed_pem,
     })
+}
+
+/// Pins glibc's mmap threshold at 4 MiB: larger buffers (big copies, their
+/// decoded attachments) are mmapped and go back to the system when dropped.
+/// By default glibc raises the threshold to the largest block freed so far
+/// (up to 32 MiB), after which large copies come from per-thread heaps and
+/// stay resident once freed (bench/sensor: 100 sessions streaming 25 MiB
+/// copies with `spool_mb = 64` peaked at 190 MiB of RSS; 102 MiB with this).
+fn bound_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; any value is valid.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
 }
