@@ -353,7 +353,7 @@ mod tests {
         let (server, writer) = trickle(100, Duration::from_millis(20));
         let started = Instant::now();
         let r = Conn::new(server)
-            .read_data(1 << 20, &spool, timeout, 1000)
+            .read_data(1 << 20, &spool, None, timeout, 1000)
             .await;
         let took = started.elapsed();
         assert_eq!(r.err().map(|e| e.kind()), Some(io::ErrorKind::TimedOut));
@@ -362,7 +362,7 @@ mod tests {
         // Without a minimum rate the same pace is fine (each read is on time).
         let (server, writer) = trickle(20, Duration::from_millis(20));
         let data = Conn::new(server)
-            .read_data(1 << 20, &spool, timeout, 0)
+            .read_data(1 << 20, &spool, None, timeout, 0)
             .await
             .unwrap();
         assert_eq!(data.bytes, b"xxxxxxxxxxxxxxxxxxxx\r\n");
