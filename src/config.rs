@@ -47,6 +47,9 @@ pub struct SensorConfig {
     pub max_sessions_per_ip: usize,
     /// Memory for messages being received and parsed, all sessions
     /// together, in MiB; beyond it a copy gets 452 4.3.1 and is retried.
+    /// The sensor's resident memory is about this plus 40 MiB (BENCHMARKS.md:
+    /// 1,000 sessions × 25 MiB stay under 150 MiB with the default). Must be
+    /// at least `max_message_size`.
     pub spool_mb: usize,
     /// Seconds to wait for a command (RFC 5321 §4.5.3.2.7: 5 minutes); also
     /// the limit on each write and on the TLS handshake.
@@ -85,7 +88,7 @@ impl Default for SensorConfig {
             max_recipients: 1000,
             max_sessions: 1000,
             max_sessions_per_ip: 200,
-            spool_mb: 1024,
+            spool_mb: 100,
             idle_timeout_secs: 300,
             data_timeout_secs: 180,
             min_data_rate: 500,

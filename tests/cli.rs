@@ -154,6 +154,26 @@ fn bad_config_names_key_and_line() {
     assert!(String::from_utf8(out.stderr)
         .unwrap()
         .contains("inet:HOST:PORT"));
+
+    // A spool smaller than the largest accepted copy: refused at start.
+    let small = dir.join("small-spool.toml");
+    std::fs::write(&small, "[sensor]\nspool_mb = 10\n").unwrap();
+    let out = authsense()
+        .args(["sensor", "--config", small.to_str().unwrap()])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            dir.join("s.db").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("spool_mb = 10") && err.contains("max_message_size"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -23,6 +23,16 @@ pub struct Built {
 pub fn build(cfg: &Config) -> Result<Built, String> {
     bound_heap();
     let sc = &cfg.sensor;
+    if sc.spool_mb.saturating_mul(1 << 20) < sc.max_message_size {
+        // A copy that can never fit would be deferred (452) until the
+        // gateway gives up on it: refuse the configuration instead.
+        return Err(format!(
+            "[sensor] spool_mb = {} MiB is smaller than max_message_size = {} octets: \
+             a copy of the largest accepted size could never be received; \
+             raise spool_mb or lower max_message_size",
+            sc.spool_mb, sc.max_message_size
+        ));
+    }
     let hostname = sc.hostname.clone().unwrap_or_else(crate::host_name);
     let trusted = if sc.trusted_authserv_ids.is_empty() {
         vec![cfg
