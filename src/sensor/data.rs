@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 use tokio::io::{AsyncRead, AsyncWrite};
-use tracing::{info, warn};
+use tracing::{info, warn, Level};
 
 /// A unique id for each copy: receive time, process and sequence number.
 fn new_uid(now: SystemTime) -> String {
@@ -106,19 +106,24 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
                 .await;
         }
     };
-    let (spf, source, sender) = (
-        record
-            .auth
-            .spf
-            .as_ref()
-            .map_or("-".to_string(), |m| m.result.clone()),
-        record.auth.source.as_str().to_string(),
-        record.original.mailfrom.clone().unwrap_or_default(),
-    );
+    // The log line's fields, built only when it is written.
+    let summary = tracing::enabled!(Level::INFO).then(|| {
+        (
+            record
+                .auth
+                .spf
+                .as_ref()
+                .map_or("-".to_string(), |m| m.result.clone()),
+            record.auth.source.as_str(),
+            record.original.mailfrom.clone().unwrap_or_default(),
+        )
+    });
     let rcpts = record.rcptto.len();
     match sensor.store.insert(record).await {
         Ok(id) => {
-            info!(%uid, id, gateway = %st.peer, size, rcpts, auth_source = %source, spf = %spf, original_mailfrom = %sender, elapsed_us = started.elapsed().as_micros() as u64, "copy stored");
+            if let Some((spf, source, sender)) = summary {
+                info!(%uid, id, gateway = %st.peer, size, rcpts, auth_source = %source, spf = %spf, original_mailfrom = %sender, elapsed_us = started.elapsed().as_micros() as u64, "copy stored");
+            }
             conn.reply(&format!("250 2.0.0 Ok: stored as {uid}")).await
         }
         Err(e) => {

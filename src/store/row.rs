@@ -46,9 +46,16 @@ impl Row {
         }
         let ts = humantime::parse_rfc3339_weak(&record.ts)
             .map_err(|e| format!("record ts {:?} is not RFC 3339 UTC: {e}", record.ts))?;
-        let mut stored = record.clone();
-        stored.id = None;
-        let json = serde_json::to_string(&stored).map_err(|e| format!("cannot encode: {e}"))?;
+        // The JSON never carries the row id; clone only to drop one.
+        let json = if record.id.is_none() {
+            serde_json::to_string(record)
+        } else {
+            serde_json::to_string(&Record {
+                id: None,
+                ..record.clone()
+            })
+        }
+        .map_err(|e| format!("cannot encode: {e}"))?;
         let from_address = record
             .from
             .as_ref()
