@@ -37,7 +37,7 @@ pub struct SensorConfig {
     /// authserv-ids whose headers are trusted. Default: the milter's
     /// authserv-id (this host's name unless configured).
     pub trusted_authserv_ids: Vec<String>,
-    /// Largest message accepted (SIZE), in octets.
+    /// Largest message accepted (SIZE), in octets (default 64 MiB).
     pub max_message_size: usize,
     /// Recipients per message (RFC 5321 §4.5.3.1.8: at least 100).
     pub max_recipients: usize,
@@ -47,9 +47,10 @@ pub struct SensorConfig {
     pub max_sessions_per_ip: usize,
     /// Memory for messages being received and parsed, all sessions
     /// together, in MiB; beyond it a copy gets 452 4.3.1 and is retried.
-    /// The sensor's resident memory is about this plus 40 MiB (BENCHMARKS.md:
-    /// 1,000 sessions × 25 MiB stay under 150 MiB with the default). Must be
-    /// at least `max_message_size`.
+    /// Parsing a copy also holds its decoded parts beside the raw bytes, so
+    /// the sensor's peak memory is up to about twice this plus 40 MiB
+    /// (BENCHMARKS.md: 1,000 sessions × 25 MiB peak near 105 MiB with 64,
+    /// 182 MiB with 100). Must be at least `max_message_size`.
     pub spool_mb: usize,
     /// Seconds to wait for a command (RFC 5321 §4.5.3.2.7: 5 minutes); also
     /// the limit on each write and on the TLS handshake.
@@ -84,11 +85,11 @@ impl Default for SensorConfig {
                 "::1/128".parse().expect("valid CIDR"),
             ],
             trusted_authserv_ids: Vec::new(),
-            max_message_size: 104_857_600,
+            max_message_size: 67_108_864,
             max_recipients: 1000,
             max_sessions: 1000,
             max_sessions_per_ip: 200,
-            spool_mb: 100,
+            spool_mb: 64,
             idle_timeout_secs: 300,
             data_timeout_secs: 180,
             min_data_rate: 500,

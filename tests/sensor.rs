@@ -60,7 +60,7 @@ async fn ehlo_advertises_the_extensions() {
     let r = ehlo(&mut c).await;
     for ext in [
         "PIPELINING",
-        "SIZE 104857600",
+        "SIZE 67108864",
         "8BITMIME",
         "SMTPUTF8",
         "ENHANCEDSTATUSCODES",
