@@ -368,21 +368,34 @@ async fn swaks_plain_pipelined_and_tls() {
 
 #[tokio::test]
 async fn full_spool_defers_with_452_and_recovers() {
+    // The spool is shared by all sessions; a copy larger than the spool
+    // itself cannot be configured (setup refuses it), so fill it from two.
     let mut c0 = cfg();
     c0.sensor.spool_mb = 1;
-    let (s, mut c) = open(c0).await;
-    start_data(&mut c).await;
-    // 2 MiB of body against a 1 MiB spool.
-    let line = format!("{}\r\n", "q".repeat(1022));
-    c.send(&format!("Subject: huge\r\n\r\n{}.\r\n", line.repeat(2048)))
+    c0.sensor.max_message_size = 1 << 20;
+    let (s, mut a) = open(c0).await;
+    // A declares 900 kB: reserved at MAIL.
+    assert_eq!(
+        &a.cmd("MAIL FROM:<b@gw.example.com> SIZE=900000").await[..3],
+        "250"
+    );
+    // B declares nothing and streams 300 kB: the spool runs out mid-copy.
+    let mut b = Client::connect(s.addr).await;
+    b.reply().await;
+    ehlo(&mut b).await;
+    start_data(&mut b).await;
+    let line = format!("{}\r\n", "q".repeat(998));
+    b.send(&format!("Subject: big\r\n\r\n{}.\r\n", line.repeat(300)))
         .await;
-    let r = c.reply().await;
+    let r = b.reply().await;
     assert!(r.starts_with("452 4.3.1"), "{r}");
-    // The space was given back: a small copy goes through.
-    start_data(&mut c).await;
-    c.send("Subject: small\r\n\r\nok\r\n.\r\n").await;
-    assert_eq!(&c.reply().await[..3], "250");
-    c.cmd("QUIT").await;
+    // A gives its reservation back: B's next copy goes through.
+    assert_eq!(&a.cmd("RSET").await[..3], "250");
+    start_data(&mut b).await;
+    b.send("Subject: small\r\n\r\nok\r\n.\r\n").await;
+    assert_eq!(&b.reply().await[..3], "250");
+    b.cmd("QUIT").await;
+    a.cmd("QUIT").await;
     assert_eq!(all(&s.stop().await).len(), 1);
 }
 
