@@ -18,6 +18,7 @@ async fn client(s: &TestSensor) -> Client<tokio::net::TcpStream> {
 async fn declared_size_is_reserved_at_mail() {
     let mut c0 = Config::default();
     c0.sensor.spool_mb = 1;
+    c0.sensor.max_message_size = 1 << 20;
     let s = TestSensor::spawn(c0).await;
     let mut a = client(&s).await;
     let mut b = client(&s).await;
