@@ -3,16 +3,18 @@
 //! step, and turns the answer into a milter reply.
 //!
 //! Round trips cost latency on every message, so the MTA is told not to wait
-//! for replies at connect, HELO, RCPT, DATA, each header and body chunk
-//! (protocol v6 no-reply options, where the MTA offers them), and at MAIL
-//! too unless its answer may depend on SPF (`reject_spf`, `on_error =
-//! tempfail`; see [`super::session::decides_at_mail`]): then SPF runs while
-//! the message arrives and only end-of-message is answered. Skipping replies
-//! is safe from Nagle/delayed-ACK stalls because the listener re-arms
-//! TCP_QUICKACK after every read (`super::listen`): the MTA's next small
-//! write never waits for our ACK (BENCHMARKS.md, bench/milter-latency).
+//! for replies at connect, HELO, RCPT, each header and body chunk (protocol
+//! v6 no-reply options, where the MTA offers them); the listener re-arms
+//! TCP_QUICKACK after every read so the MTA's next small write never waits
+//! for our ACK. MAIL, DATA and end-of-message are answered. MAIL's answer
+//! waits for SPF only when it may depend on it (`reject_spf`, `on_error =
+//! tempfail`; see [`super::session::decides_at_mail`]); otherwise SPF runs
+//! while the message arrives and is awaited at end of message. Measured in
+//! Postfix (BENCHMARKS.md), also skipping the MAIL and DATA replies was
+//! slower than answering them at once: Postfix's next write then waits on a
+//! bare ACK instead of riding on our reply.
 
-use super::session::{decides_at_mail, MailDecision, Session};
+use super::session::{MailDecision, Session};
 use super::Shared;
 use indymilter::{
     Actions, Callbacks, ContextActions, EomContext, MacroStage, NegotiateContext, ProtoOpts,
@@ -47,7 +49,6 @@ fn text(s: &CStr) -> String {
 const NOREPLY: ProtoOpts = ProtoOpts::NOREPLY_CONNECT
     .union(ProtoOpts::NOREPLY_HELO)
     .union(ProtoOpts::NOREPLY_RCPT)
-    .union(ProtoOpts::NOREPLY_DATA)
     .union(ProtoOpts::NOREPLY_HEADER)
     .union(ProtoOpts::NOREPLY_BODY);
 
@@ -55,11 +56,7 @@ const NOREPLY: ProtoOpts = ProtoOpts::NOREPLY_CONNECT
 pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
     Callbacks::new()
         .on_negotiate(move |cx, _, mta_opts| {
-            let mut wanted = NOREPLY;
-            if !decides_at_mail(&shared.config) {
-                wanted |= ProtoOpts::NOREPLY_MAIL;
-            }
-            let noreply = mta_opts & wanted;
+            let noreply = mta_opts & NOREPLY;
             let leading_space = mta_opts.contains(ProtoOpts::LEADING_SPACE);
             cx.data = Some(Conn {
                 session: Session::new(shared.clone()),
