@@ -8,7 +8,7 @@
 //! TCP_QUICKACK after every read so the MTA's next small write never waits
 //! for our ACK. MAIL, DATA and end-of-message are answered. MAIL's answer
 //! waits for SPF only when it may depend on it (`reject_spf`, `on_error =
-//! tempfail`; see [`super::session::decides_at_mail`]); otherwise SPF runs
+//! tempfail`; see [`super::evaluate::decides_at_mail`]); otherwise SPF runs
 //! while the message arrives and is awaited at end of message. Measured in
 //! Postfix (BENCHMARKS.md), also skipping the MAIL and DATA replies was
 //! slower than answering them at once: Postfix's next write then waits on a

@@ -1,6 +1,7 @@
-//! End-of-message evaluation helpers for the session: DMARC on top of the
-//! SPF and DKIM results, and the external hop for mail that came through a
-//! trusted internal relay (`external_relay`).
+//! Evaluation helpers for the session: SPF as a task of its own (started at
+//! MAIL, awaited when its result is needed), DMARC on top of the SPF and
+//! DKIM results, and the external hop for mail that came through a trusted
+//! internal relay (`external_relay`).
 //!
 //! Trust assumptions of `external_relay`: every host in `trusted_networks`
 //! writes an honest `Received:` header naming the address it received the
@@ -10,10 +11,49 @@
 //! trusted relay and names the real external client; headers below it were
 //! written by hosts we do not trust and are never used.
 
-use crate::auth::{SpfCheck, SpfResult, SpfVerdict};
+use super::Shared;
+use crate::auth::{SpfCheck, SpfRequest, SpfResult, SpfVerdict};
+use crate::config::{MilterConfig, OnError};
 use crate::sensor::received;
 use ipnet::IpNet;
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc, time::Instant};
+use tokio::task::JoinHandle;
+
+/// SPF being evaluated: the verdict and the evaluation's own duration (µs).
+pub type SpfTask = JoinHandle<(SpfVerdict, u128)>;
+
+/// Whether MAIL FROM must wait for SPF: only when its answer can depend on
+/// the result (`reject_spf`, or `on_error = tempfail`). Otherwise SPF runs
+/// while the MTA sends the message and is awaited at end of message.
+pub fn decides_at_mail(cfg: &MilterConfig) -> bool {
+    !cfg.reject_spf.is_empty() || cfg.on_error == OnError::Tempfail
+}
+
+/// Starts SPF for both identities as a task of its own: a panic in
+/// evaluation must not take the MTA connection down with it.
+pub fn spawn_spf(shared: Arc<Shared>, ip: IpAddr, helo: &str, mail_from: &str) -> SpfTask {
+    let (helo, mail_from) = (helo.to_string(), mail_from.to_string());
+    tokio::spawn(async move {
+        let t = Instant::now();
+        let req = SpfRequest {
+            ip,
+            helo: &helo,
+            mail_from: &mail_from,
+            receiver: &shared.authserv_id,
+        };
+        let v = shared
+            .auth
+            .check_spf(&req, shared.config.auth_timeout())
+            .await;
+        (v, t.elapsed().as_micros())
+    })
+}
+
+/// The result of [`spawn_spf`], or why there is none.
+pub async fn join_spf(task: SpfTask) -> Result<(SpfVerdict, u128), String> {
+    task.await
+        .map_err(|e| format!("SPF evaluation failed: {e}"))
+}
 
 /// The first external hop in `received` (topmost first): its address and
 /// the HELO name it gave (the `from` host as the relay recorded it).

@@ -3,13 +3,12 @@
 //! callbacks in [`super::callbacks`] turn into milter replies and actions.
 
 use super::capture::Capture;
-use super::evaluate;
+use super::evaluate::{self, decides_at_mail, SpfTask};
 use super::stamp::{self, Forgeries};
 use super::Shared;
 use crate::auth::{SpfRequest, SpfVerdict};
-use crate::config::{MilterConfig, Mode, OnError};
+use crate::config::{Mode, OnError};
 use std::{net::IpAddr, sync::Arc, time::Instant};
-use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 /// What the perimeter does with the current message.
@@ -53,7 +52,7 @@ struct Message {
     verdict: Option<SpfVerdict>,
     /// SPF still being evaluated (started at MAIL, awaited at end of
     /// message), with the evaluation's own duration in microseconds.
-    pending: Option<JoinHandle<(SpfVerdict, u128)>>,
+    pending: Option<SpfTask>,
     forgeries: Forgeries,
     /// The message rebuilt for DKIM/ARC (perimeter role only).
     capture: Option<Capture>,
@@ -61,13 +60,6 @@ struct Message {
     deferred: Option<Vec<String>>,
     started: Instant,
     spf_us: u128,
-}
-
-/// Whether MAIL FROM must wait for SPF: only when its answer can depend on
-/// the result (`reject_spf`, or `on_error = tempfail`). Otherwise SPF runs
-/// while the MTA sends the message and MAIL needs no reply at all.
-pub fn decides_at_mail(cfg: &MilterConfig) -> bool {
-    !cfg.reject_spf.is_empty() || cfg.on_error == OnError::Tempfail
 }
 
 /// One MTA connection.
@@ -144,7 +136,7 @@ impl Session {
                     pending = Some(task);
                     Ok(None)
                 }
-                Ok(task) => Self::finish_evaluation(task).await.map(Some),
+                Ok(task) => evaluate::join_spf(task).await.map(Some),
                 Err(why) => Err(why),
             };
             match evaluation {
@@ -206,31 +198,15 @@ impl Session {
         decision
     }
 
-    /// SPF for both identities, as a task of its own: a panic in evaluation
-    /// must not take the MTA connection down with it.
-    fn start_evaluation(&self, mail_from: &str) -> Result<JoinHandle<(SpfVerdict, u128)>, String> {
+    /// SPF for both identities, started as a task (see [`evaluate::spawn_spf`]).
+    fn start_evaluation(&self, mail_from: &str) -> Result<SpfTask, String> {
         let ip = self.client_ip.ok_or("the MTA gave no client IP address")?;
-        let shared = self.shared.clone();
-        let (helo, mail_from) = (self.helo.clone(), mail_from.to_string());
-        Ok(tokio::spawn(async move {
-            let t = Instant::now();
-            let req = SpfRequest {
-                ip,
-                helo: &helo,
-                mail_from: &mail_from,
-                receiver: &shared.authserv_id,
-            };
-            let budget = shared.config.auth_timeout();
-            let v = shared.auth.check_spf(&req, budget).await;
-            (v, t.elapsed().as_micros())
-        }))
-    }
-
-    async fn finish_evaluation(
-        task: JoinHandle<(SpfVerdict, u128)>,
-    ) -> Result<(SpfVerdict, u128), String> {
-        task.await
-            .map_err(|e| format!("SPF evaluation failed: {e}"))
+        Ok(evaluate::spawn_spf(
+            self.shared.clone(),
+            ip,
+            &self.helo,
+            mail_from,
+        ))
     }
 
     /// One header of the message; `value` is exactly what followed the
@@ -265,7 +241,7 @@ impl Session {
             return EomPlan::default();
         };
         if let Some(task) = msg.pending.take() {
-            match Self::finish_evaluation(task).await {
+            match evaluate::join_spf(task).await {
                 Ok((v, us)) => {
                     msg.verdict = Some(v);
                     msg.spf_us = us;
