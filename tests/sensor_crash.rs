@@ -257,7 +257,13 @@ async fn random_kill_9_loses_and_duplicates_nothing() {
 #[tokio::test]
 async fn listen_queue_is_as_deep_as_max_sessions() {
     let dir = tempdir("listen-queue");
-    let port = low_port();
+    // An ephemeral port, never one of low_port()'s: this test runs beside the
+    // kill test, which must own its port (a sensor of ours on it would take
+    // its copies into another database).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
     let mut child = start(&dir.join("s.db"), port).await;
     let out = Command::new("ss")
         .args(["-Hltn", &format!("sport = :{port}")])
