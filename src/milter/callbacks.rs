@@ -95,7 +95,7 @@ pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
                 };
                 let sender = args.first().map(|a| text(a)).unwrap_or_default();
                 match c.session.mail(&sender, auth.as_deref()).await {
-                    MailDecision::Continue => c.ack(ProtoOpts::NOREPLY_MAIL),
+                    MailDecision::Continue => Status::Continue,
                     MailDecision::Tempfail => Status::Tempfail,
                     MailDecision::Reject(msg) => {
                         let msg = msg.replace('%', "%%");
@@ -114,13 +114,7 @@ pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
                 .map_or(Status::Continue, |c| c.ack(ProtoOpts::NOREPLY_RCPT));
             Box::pin(async move { status })
         })
-        .on_data(|cx| {
-            let status = cx
-                .data
-                .as_ref()
-                .map_or(Status::Continue, |c| c.ack(ProtoOpts::NOREPLY_DATA));
-            Box::pin(async move { status })
-        })
+        .on_data(|_| Box::pin(async { Status::Continue }))
         .on_header(|cx, name, value| {
             let status = cx.data.as_mut().map_or(Status::Continue, |c| {
                 let mut value = text(&value);
