@@ -64,6 +64,64 @@ pub struct Record {
     pub urls: Vec<UrlInfo>,
     /// Input oddities tolerated while receiving.
     pub anomalies: Anomalies,
+    /// Analysis verdict (absent on records stored before analysis existed).
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
+    /// Analysis score, 0 (nothing suspicious) to 10.
+    #[serde(default)]
+    pub score: Option<u8>,
+    /// The analysis rules that fired, each with its points and an
+    /// explanation.
+    #[serde(default)]
+    pub reasons: Vec<Reason>,
+}
+
+/// What the analysis concluded about a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Nothing (or almost nothing) suspicious.
+    Trusted,
+    /// Some rules fired; worth a look.
+    Suspicious,
+    /// Strong signs of spoofing or impersonation.
+    Malicious,
+}
+
+impl Verdict {
+    /// The serialised name: `trusted`, `suspicious`, `malicious`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Trusted => "trusted",
+            Verdict::Suspicious => "suspicious",
+            Verdict::Malicious => "malicious",
+        }
+    }
+}
+
+impl std::str::FromStr for Verdict {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Verdict, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "trusted" => Ok(Verdict::Trusted),
+            "suspicious" => Ok(Verdict::Suspicious),
+            "malicious" => Ok(Verdict::Malicious),
+            _ => Err(format!(
+                "unknown verdict {s:?}, want trusted, suspicious or malicious"
+            )),
+        }
+    }
+}
+
+/// One analysis rule that fired.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    /// Rule name, e.g. `lookalike-domain`.
+    pub rule: String,
+    /// Points it added to the score.
+    pub points: u8,
+    /// Why it fired, for a human.
+    pub detail: String,
 }
 
 /// The perimeter MTA as seen by the sensor.

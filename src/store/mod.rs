@@ -22,7 +22,7 @@ mod writer;
 pub use error::{ErrorKind, StoreError};
 pub use schema::SCHEMA_VERSION;
 
-use crate::sensor::record::Record;
+use crate::sensor::record::{Record, Verdict};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -84,6 +84,16 @@ pub struct Filter {
     /// Where the results came from: `x-agari`, `authentication-results` or
     /// `none`.
     pub auth_source: Option<String>,
+    /// DKIM result (`pass` matches a copy with any passing signature).
+    pub dkim: Option<String>,
+    /// DMARC result.
+    pub dmarc: Option<String>,
+    /// Analysis verdict.
+    pub verdict: Option<Verdict>,
+    /// Analysis score at least this.
+    pub min_score: Option<u8>,
+    /// Gateway (peer) IP address, exact.
+    pub gateway: Option<String>,
     /// At most this many records. Default [`Filter::DEFAULT_LIMIT`].
     pub limit: Option<usize>,
     /// Paging: only records after (older than) the record with this id in

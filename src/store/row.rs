@@ -33,6 +33,18 @@ pub(crate) struct Row {
     pub msg_id: Option<String>,
     /// Envelope recipients and `To:`/`Cc:` addresses, lowercased, deduplicated.
     pub recipients: Vec<String>,
+    /// Analysis verdict (`trusted`, `suspicious`, `malicious`).
+    pub verdict: Option<String>,
+    /// Analysis score 0–10.
+    pub score: Option<i64>,
+    /// DKIM result: `pass` if any signature passed, else the first result.
+    pub dkim_result: Option<String>,
+    /// DMARC result token.
+    pub dmarc_result: Option<String>,
+    /// Gateway HELO name, lowercased.
+    pub gateway_helo: String,
+    /// STARTTLS was in force.
+    pub tls: bool,
     /// The full record (without `id`) as one JSON object.
     pub json: String,
 }
@@ -104,9 +116,24 @@ impl Row {
             auth_source,
             msg_id: record.msg_id.clone(),
             recipients,
+            verdict: record.verdict.map(|v| v.as_str().to_string()),
+            score: record.score.map(i64::from),
+            dkim_result: dkim_summary(record),
+            dmarc_result: record.auth.dmarc.as_ref().map(|m| m.result.to_lowercase()),
+            gateway_helo: record.gateway.helo.to_lowercase(),
+            tls: record.gateway.tls,
             json,
         })
     }
+}
+
+/// `pass` if any DKIM signature passed, else the first signature's result.
+fn dkim_summary(record: &Record) -> Option<String> {
+    let dkim = &record.auth.dkim;
+    if dkim.iter().any(|m| m.result.eq_ignore_ascii_case("pass")) {
+        return Some("pass".into());
+    }
+    dkim.first().map(|m| m.result.to_lowercase())
 }
 
 /// The part after the last `@`, if non-empty.

@@ -45,6 +45,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (message_id, address)
     ) WITHOUT ROWID;
     CREATE INDEX recipients_address ON recipients (address, message_id);",
+    // 2: analysis and the columns the status page and search use; shared
+    // state for alerts (deduplication across sensors sharing a store).
+    "ALTER TABLE messages ADD COLUMN verdict TEXT;
+    ALTER TABLE messages ADD COLUMN score INTEGER;
+    ALTER TABLE messages ADD COLUMN dkim_result TEXT;
+    ALTER TABLE messages ADD COLUMN dmarc_result TEXT;
+    ALTER TABLE messages ADD COLUMN gateway_helo TEXT;
+    ALTER TABLE messages ADD COLUMN tls INTEGER;
+    CREATE INDEX messages_verdict ON messages (verdict, ts);
+    CREATE INDEX messages_score ON messages (score, ts);
+    CREATE TABLE alerts (
+        dedup_key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        first_ts INTEGER NOT NULL,
+        last_ts INTEGER NOT NULL,
+        count INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this program writes and reads.

@@ -133,8 +133,10 @@ impl WriteBackend for SqliteWriter {
                 .prepare_cached(
                     "INSERT INTO messages (ts, uid, gateway_ip, original_mailfrom,
                         from_address, sender_domain, subject, spf_result, auth_source,
-                        msg_id, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                        msg_id, record, verdict, score, dkim_result, dmarc_result,
+                        gateway_helo, tls)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+                        ?15, ?16, ?17)
                      ON CONFLICT (uid) DO NOTHING",
                 )
                 .map_err(err)?;
@@ -160,6 +162,12 @@ impl WriteBackend for SqliteWriter {
                         row.auth_source,
                         row.msg_id,
                         row.json,
+                        row.verdict,
+                        row.score,
+                        row.dkim_result,
+                        row.dmarc_result,
+                        row.gateway_helo,
+                        row.tls,
                     ])
                     .map_err(err)?;
                 let id = if inserted == 1 {
@@ -318,6 +326,26 @@ fn filter_sql(f: &Filter) -> (String, Vec<Value>) {
     if let Some(s) = &f.auth_source {
         sql.push_str(" AND auth_source = ?");
         values.push(Value::Text(s.trim().to_lowercase()));
+    }
+    if let Some(s) = &f.dkim {
+        sql.push_str(" AND dkim_result = ?");
+        values.push(Value::Text(s.trim().to_lowercase()));
+    }
+    if let Some(s) = &f.dmarc {
+        sql.push_str(" AND dmarc_result = ?");
+        values.push(Value::Text(s.trim().to_lowercase()));
+    }
+    if let Some(v) = f.verdict {
+        sql.push_str(" AND verdict = ?");
+        values.push(Value::Text(v.as_str().to_string()));
+    }
+    if let Some(n) = f.min_score {
+        sql.push_str(" AND score >= ?");
+        values.push(Value::Integer(i64::from(n)));
+    }
+    if let Some(g) = &f.gateway {
+        sql.push_str(" AND gateway_ip = ?");
+        values.push(Value::Text(g.trim().to_string()));
     }
     if let Some(id) = f.after_id {
         // Keyset paging in the sort order: strictly older than that row.

@@ -156,7 +156,7 @@ fn acknowledged_inserts_survive_kill_9() {
 async fn size_cap_fails_inserts_but_not_reads() {
     let dir = TempDir::new("full");
     let opts = StoreOptions {
-        max_db_bytes: Some(64 * 1024),
+        max_db_bytes: Some(128 * 1024),
         ..Default::default()
     };
     let store = Store::open(&dir.db(), opts).expect("open");
@@ -173,7 +173,7 @@ async fn size_cap_fails_inserts_but_not_reads() {
                 Err(e) => return e,
             }
         }
-        panic!("1000 records of 2 KB fitted in 64 KiB");
+        panic!("1000 records of 2 KB fitted in 128 KiB");
     })
     .await
     .expect("inserting into a full store must not hang");

@@ -10,6 +10,14 @@ use std::{fmt, net::SocketAddr, path::Path, str::FromStr, time::Duration};
 
 use crate::milter::listen::SocketSpec;
 
+mod alerts;
+mod analysis;
+mod web;
+
+pub use alerts::AlertsConfig;
+pub use analysis::AnalysisConfig;
+pub use web::WebConfig;
+
 /// Whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -22,6 +30,12 @@ pub struct Config {
     pub sensor: SensorConfig,
     /// `[store]`: where the sensor keeps its records.
     pub store: StoreConfig,
+    /// `[web]`: status page, message search, JSON API and `/metrics`.
+    pub web: WebConfig,
+    /// `[analysis]`: per-record rules, score and verdict.
+    pub analysis: AnalysisConfig,
+    /// `[alerts]`: threat and health alerts by email.
+    pub alerts: AlertsConfig,
 }
 
 /// `[sensor]` section.
@@ -398,7 +412,7 @@ mod tests {
 
     #[test]
     fn full_example_parses() {
-        let text = include_str!("../examples/authsense.toml");
+        let text = include_str!("../../examples/authsense.toml");
         let c = Config::parse(text).unwrap();
         assert_eq!(c.milter.reject_spf.len(), 0);
     }
