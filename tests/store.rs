@@ -7,6 +7,8 @@
 mod durability;
 #[path = "store/fixtures.rs"]
 mod fixtures;
+#[path = "store/migrate.rs"]
+mod migrate;
 
 use authsense::sensor::record::{AuthInfo, AuthSource, Record};
 use authsense::store::{ErrorKind, Filter, Store, StoreOptions};
