@@ -89,7 +89,12 @@ pub async fn report(st: &WebState) -> Result<status::StatusReport, Response> {
     let milter = st.milter.then(|| {
         st.metrics
             .as_ref()
-            .map(|h| crate::metrics::samples(&h.render(), "authsense_milter_"))
+            .map(|h| {
+                let mut m = crate::metrics::samples(&h.render(), "authsense_milter_");
+                // Counts and sums only: the histogram's buckets are for Prometheus.
+                m.retain(|(name, _)| !name.contains("_bucket{"));
+                m
+            })
             .unwrap_or_default()
     });
     let store = st.store.clone();
