@@ -159,6 +159,9 @@ def main():
         names = {f.name for f in text_string_to_metric_families(metrics.decode())}
         check("metrics-parse", {"authsense_milter_messages", "authsense_sensor_messages",
                                 "authsense_alerts_sent"} <= names, sorted(names)[:20])
+        # The milter's DNS: hickory's cache counters and lookup latency.
+        check("metrics-dns-cache", {"hickory_resolver_cache_miss", "hickory_resolver_cache_miss_duration_seconds"} <= names,
+              [n for n in names if n.startswith("hickory")])
     except ImportError:
         check("metrics-parse", False, "python3-prometheus-client missing (install-deps)")
     _, body = http("GET", f"{args.web}/api/messages?subject=Invoice")

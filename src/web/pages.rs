@@ -132,13 +132,13 @@ pub async fn messages(
         b.push_str(&input(name, label, v));
     }
     b.push_str("<button type=\"submit\">Search</button></form>");
+    if let Err(e) = q.to_filter() {
+        // Shown above the form's values, so the user can correct them.
+        let _ = write!(b, "<p class=\"error\">{}</p>", esc(&e));
+        return respond(StatusCode::BAD_REQUEST, "Messages", &b);
+    }
     let (records, next) = match api::search(&st, &q).await {
         Ok(x) => x,
-        Err(_) if q.to_filter().is_err() => {
-            let e = q.to_filter().err().unwrap_or_default();
-            let _ = write!(b, "<p class=\"error\">{}</p>", esc(&e));
-            return respond(StatusCode::BAD_REQUEST, "Messages", &b);
-        }
         Err(e) => return e,
     };
     b.push_str(

@@ -1,5 +1,6 @@
 //! A minimal HTTP/1.1 client for the web tests (one request per
 //! connection, bounded in time), and a web server over a test sensor's store.
+#![allow(dead_code)] // each test binary uses part of it
 
 use authsense::web::{self, WebState};
 use std::{net::SocketAddr, sync::Arc, time::Duration};
