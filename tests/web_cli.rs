@@ -140,6 +140,10 @@ fn web_config_keys_are_checked() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("tokn"), "{e}");
+    let e = Config::parse("[web]\ntoken = \"\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("token") && e.contains("non-empty"), "{e}");
     let c = Config::parse("[web]\ntoken = \"s3cret\"\nlisten = \"127.0.0.1:9000\"\n").unwrap();
     assert_eq!(c.web.token.as_deref(), Some("s3cret"));
     assert_eq!(c.web.listen.port(), 9000);
