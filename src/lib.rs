@@ -12,9 +12,11 @@ pub mod authres;
 pub mod cli;
 pub mod config;
 pub mod dns;
+pub mod metrics;
 pub mod milter;
 pub mod sensor;
 pub mod store;
+pub mod web;
 
 /// This machine's host name (the default authserv-id).
 pub fn host_name() -> String {

@@ -4,10 +4,12 @@
 mod milter;
 mod postfix_config;
 mod sensor;
+mod status;
 
 pub use milter::{check, milter};
 pub use postfix_config::{postfix_config, PostfixConfigArgs, SensorMode};
 pub use sensor::{messages, run, sensor};
+pub use status::status;
 
 use crate::auth::Authenticator;
 use crate::config::{self, Config};
@@ -43,6 +45,9 @@ pub enum Command {
     Sensor(SensorArgs),
     /// Print stored records (newest first), as a table or JSON lines.
     Messages(MessagesArgs),
+    /// Print the status page as text: per gateway, the last hour's copies,
+    /// result shares and green/yellow/red state with the rule that set it.
+    Status(StatusArgs),
     /// Print the header(s) the milter would stamp for a client, HELO name and
     /// sender, without sending mail (uses the same configuration and DNS).
     Check(CheckArgs),
@@ -95,6 +100,9 @@ pub struct SensorOpts {
     /// Offer STARTTLS with a self-signed certificate generated at start.
     #[arg(long)]
     self_signed: bool,
+    /// Web UI, JSON API and /metrics address [default: 127.0.0.1:8025].
+    #[arg(long, value_name = "ADDR")]
+    web: Option<SocketAddr>,
 }
 
 /// `authsense sensor`.
@@ -137,9 +145,15 @@ pub struct MessagesArgs {
     /// or an age such as 2h, 30min, 7days.
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
+    /// Only records received before this time (RFC 3339 or an age).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
     /// Original sender or From address contains this (case-insensitive).
     #[arg(long)]
     sender: Option<String>,
+    /// Sender domain (envelope sender or From), exact.
+    #[arg(long)]
+    domain: Option<String>,
     /// A recipient (envelope, To or Cc) contains this.
     #[arg(long)]
     recipient: Option<String>,
@@ -149,10 +163,42 @@ pub struct MessagesArgs {
     /// SPF result (pass, fail, softfail, neutral, none, temperror, permerror, unknown).
     #[arg(long)]
     spf: Option<String>,
+    /// DKIM result (pass matches a copy with any passing signature).
+    #[arg(long)]
+    dkim: Option<String>,
+    /// DMARC result.
+    #[arg(long)]
+    dmarc: Option<String>,
+    /// Where the results came from: x-agari, authentication-results, none.
+    #[arg(long, value_name = "SOURCE")]
+    auth_source: Option<String>,
+    /// Analysis verdict: trusted, suspicious, malicious.
+    #[arg(long)]
+    verdict: Option<String>,
+    /// Analysis score at least this (0-10).
+    #[arg(long, value_name = "N")]
+    min_score: Option<String>,
+    /// Gateway IP address, exact.
+    #[arg(long, value_name = "IP")]
+    gateway: Option<String>,
     /// At most this many records.
     #[arg(long, default_value_t = 100)]
     limit: usize,
     /// One JSON object per line (the stored record).
+    #[arg(long)]
+    json: bool,
+}
+
+/// `authsense status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// TOML configuration file (for the store path).
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// SQLite database file [default: ./authsense.db].
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// The report as JSON (the same object as GET /api/status).
     #[arg(long)]
     json: bool,
 }

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::milter::{self as m, listen::MilterListener};
 use crate::sensor::{self, setup};
 use crate::store::{Filter, Store, StoreOptions};
-use std::time::{Duration, SystemTime};
+use crate::web::search::Search;
 use tokio::{net::TcpListener, sync::watch};
 use tracing::info;
 
@@ -22,6 +22,9 @@ impl SensorOpts {
             cfg.sensor.allow = self.allow.clone();
         }
         cfg.sensor.self_signed |= self.self_signed;
+        if let Some(web) = self.web {
+            cfg.web.listen = web;
+        }
     }
 }
 
@@ -42,8 +45,13 @@ fn listen(addr: std::net::SocketAddr, max_sessions: usize) -> std::io::Result<Tc
 }
 
 /// Binds and runs the sensor until `stop` flips.
-async fn serve_sensor(cfg: &Config, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+async fn serve_sensor(
+    cfg: &Config,
+    mut stop: watch::Receiver<bool>,
+    milter: bool,
+) -> Result<(), String> {
     let built = setup::build(cfg)?;
+    let web = crate::web::spawn(&cfg.web, built.sensor.store.clone(), milter, stop.clone()).await;
     let addr = cfg.sensor.listen;
     let listener = listen(addr, cfg.sensor.max_sessions)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -52,11 +60,18 @@ async fn serve_sensor(cfg: &Config, mut stop: watch::Receiver<bool>) -> Result<(
     if let Some(pem) = &built.self_signed_pem {
         info!("self-signed certificate:\n{pem}");
     }
+    let web_stop = stop.clone();
     sensor::run(listener, s, async move {
         let _ = stop.wait_for(|v| *v).await;
     })
     .await
     .map_err(|e| format!("sensor stopped: {e}"))?;
+    if let Some(web) = web {
+        // The sensor only returns once `stop` flipped, which stops the web
+        // server too.
+        drop(web_stop);
+        let _ = web.await;
+    }
     let store = built.sensor.store.clone();
     drop(built);
     store.close().await.map_err(|e| e.to_string())?;
@@ -68,6 +83,7 @@ async fn serve_sensor(cfg: &Config, mut stop: watch::Receiver<bool>) -> Result<(
 pub async fn sensor(args: SensorArgs) -> Result<(), String> {
     let mut cfg = args.common.config()?;
     args.sensor.apply(&mut cfg);
+    crate::metrics::install();
     if let Some(l) = args.listen {
         cfg.sensor.listen = l;
     }
@@ -76,13 +92,15 @@ pub async fn sensor(args: SensorArgs) -> Result<(), String> {
         shutdown_signal().await;
         let _ = tx.send(true);
     });
-    serve_sensor(&cfg, rx).await
+    serve_sensor(&cfg, rx, false).await
 }
 
 /// `authsense run`: milter and sensor in one process.
 pub async fn run(args: RunArgs) -> Result<(), String> {
     let mut cfg = args.common.config()?;
     args.sensor.apply(&mut cfg);
+    // Before the resolver is built: hickory registers its counters then.
+    crate::metrics::install();
     if let Some(l) = args.milter_listen {
         cfg.milter.listen = l;
     }
@@ -100,7 +118,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let milter = tokio::spawn(m::run(listener, shared, async move {
         let _ = milter_stop.wait_for(|v| *v).await;
     }));
-    let sensor = serve_sensor(&cfg, rx);
+    let sensor = serve_sensor(&cfg, rx, true);
     tokio::pin!(sensor);
     let result = tokio::select! {
         r = &mut sensor => r,
@@ -117,19 +135,6 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     result
 }
 
-/// Parses `--since`: RFC 3339, or an age (`2h`, `7days`).
-fn parse_since(s: &str) -> Result<SystemTime, String> {
-    if let Ok(t) = humantime::parse_rfc3339_weak(s) {
-        return Ok(t);
-    }
-    let age: Duration = humantime::parse_duration(s).map_err(|_| {
-        format!("--since {s:?}: want RFC 3339 (2026-11-27T10:00:00Z) or an age (2h, 7days)")
-    })?;
-    SystemTime::now()
-        .checked_sub(age)
-        .ok_or_else(|| format!("--since {s:?} is too far back"))
-}
-
 /// `authsense messages`.
 pub async fn messages(args: MessagesArgs) -> Result<(), String> {
     let mut cfg = load(args.config.as_deref())?;
@@ -139,14 +144,29 @@ pub async fn messages(args: MessagesArgs) -> Result<(), String> {
     if !cfg.store.path.exists() {
         return Err(format!("no database at {}", cfg.store.path.display()));
     }
-    let filter = Filter {
-        since: args.since.as_deref().map(parse_since).transpose()?,
+    // The web search's parameters, parsed the same way.
+    let search = Search {
         sender: args.sender,
+        domain: args.domain,
         recipient: args.recipient,
         subject: args.subject,
         spf: args.spf,
+        dkim: args.dkim,
+        dmarc: args.dmarc,
+        auth_source: args.auth_source,
+        verdict: args.verdict,
+        min_score: args.min_score,
+        gateway: args.gateway,
+        since: args.since,
+        until: args.until,
+        limit: None,
+        after: None,
+    };
+    let filter = Filter {
         limit: Some(args.limit),
-        ..Filter::default()
+        ..search
+            .to_filter()
+            .map_err(|e| format!("--{}", e.replacen('_', "-", 1)))?
     };
     let store = Store::open(&cfg.store.path, StoreOptions::default()).map_err(|e| e.to_string())?;
     let records = store.query(&filter).map_err(|e| e.to_string())?;

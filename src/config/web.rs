@@ -1,6 +1,6 @@
 //! `[web]`: the status page, message search, JSON API and `/metrics`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use std::net::SocketAddr;
 
 /// `[web]` section.
@@ -13,6 +13,7 @@ pub struct WebConfig {
     pub enabled: bool,
     /// Bearer token; when set, every request must carry
     /// `Authorization: Bearer <token>`. Write endpoints exist only with it.
+    #[serde(deserialize_with = "de_token")]
     pub token: Option<String>,
 }
 
@@ -24,4 +25,16 @@ impl Default for WebConfig {
             token: None,
         }
     }
+}
+
+/// A token must be non-empty and contain no whitespace (it travels in an
+/// HTTP header and is compared exactly).
+fn de_token<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let t = String::deserialize(d)?;
+    if t.is_empty() || t.chars().any(char::is_whitespace) {
+        return Err(serde::de::Error::custom(
+            "web.token must be non-empty and without whitespace",
+        ));
+    }
+    Ok(Some(t))
 }

@@ -390,6 +390,8 @@ impl Session {
         let ip = self.client_ip.map(|ip| ip.to_string()).unwrap_or_default();
         let spf = verdict.map_or("-", |v| v.mail_from.result.as_str());
         let helo_spf = verdict.map_or("-", |v| v.helo.result.as_str());
+        metrics::counter!(crate::metrics::MILTER_MESSAGES, "action" => action.to_string(), "spf" => spf.to_string()).increment(1);
+        metrics::histogram!(crate::metrics::MILTER_SPF_SECONDS).record(spf_us as f64 / 1e6);
         info!(
             queue_id = queue_id.unwrap_or("-"),
             client_ip = %ip,

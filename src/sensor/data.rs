@@ -100,6 +100,7 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
     let record = match record {
         Ok(r) => r,
         Err(e) => {
+            metrics::counter!(crate::metrics::SENSOR_PARSE_ERRORS).increment(1);
             warn!(%uid, gateway = %st.peer, error = %e, "metadata extraction failed");
             return conn
                 .reply("451 4.3.0 Internal error, try again later")
@@ -119,14 +120,18 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
         )
     });
     let rcpts = record.rcptto.len();
+    let counted = crate::metrics::sensor_labels(&record);
+    let insert_started = Instant::now();
     match sensor.store.insert(record).await {
         Ok(id) => {
+            crate::metrics::stored(&counted, size, insert_started.elapsed());
             if let Some((spf, source, sender)) = summary {
                 info!(%uid, id, gateway = %st.peer, size, rcpts, auth_source = %source, spf = %spf, original_mailfrom = %sender, elapsed_us = started.elapsed().as_micros() as u64, "copy stored");
             }
             conn.reply(&format!("250 2.0.0 Ok: stored as {uid}")).await
         }
         Err(e) => {
+            metrics::counter!(crate::metrics::STORE_ERRORS).increment(1);
             warn!(%uid, gateway = %st.peer, error = %e, "store failed, copy refused with 451");
             conn.reply("451 4.3.0 Storage unavailable, try again later")
                 .await

@@ -15,6 +15,7 @@ pub mod received;
 pub mod record;
 pub mod session;
 pub mod setup;
+pub mod status;
 pub mod tls;
 
 use crate::config::SensorConfig;
@@ -189,6 +190,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, sensor: &Arc<Sensor>) -
     let Some(_slot) = sensor.claim(ip) else {
         return refuse(stream, "421 4.7.0 Too many connections from your address").await;
     };
+    metrics::counter!(crate::metrics::SENSOR_SESSIONS).increment(1);
     let mut st = SessionState::new(peer);
     let idle = std::time::Duration::from_secs(sensor.config.idle_timeout_secs);
     let mut conn = Conn::new(stream).with_write_timeout(idle);

@@ -14,12 +14,15 @@
 //! (`writer.rs`) and the record-to-columns mapping (`row.rs`) are shared.
 
 mod error;
+mod gateway;
 mod row;
 mod schema;
 mod sqlite;
+mod sqlite_status;
 mod writer;
 
 pub use error::{ErrorKind, StoreError};
+pub use gateway::GatewayStatus;
 pub use schema::SCHEMA_VERSION;
 
 use crate::sensor::record::{Record, Verdict};
@@ -188,6 +191,18 @@ impl Store {
     pub fn get(&self, id: i64) -> Result<Option<Record>, StoreError> {
         match &self.inner.reader {
             Reader::Sqlite(r) => r.get(id),
+        }
+    }
+
+    /// Per-gateway activity over the `window_minutes` before `now_ms`
+    /// (unix milliseconds), for the status page.
+    pub fn gateway_status(
+        &self,
+        now_ms: i64,
+        window_minutes: u32,
+    ) -> Result<Vec<GatewayStatus>, StoreError> {
+        match &self.inner.reader {
+            Reader::Sqlite(r) => r.gateway_status(now_ms, window_minutes),
         }
     }
 

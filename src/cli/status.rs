@@ -1,0 +1,28 @@
+//! `authsense status`: the status page as text (or JSON).
+
+use super::{load, StatusArgs};
+use crate::store::{Store, StoreOptions};
+use crate::web::status;
+use std::time::SystemTime;
+
+/// `authsense status`.
+pub async fn status(args: StatusArgs) -> Result<(), String> {
+    let mut cfg = load(args.config.as_deref())?;
+    if let Some(db) = &args.db {
+        cfg.store.path = db.clone();
+    }
+    if !cfg.store.path.exists() {
+        return Err(format!("no database at {}", cfg.store.path.display()));
+    }
+    let store = Store::open(&cfg.store.path, StoreOptions::default()).map_err(|e| e.to_string())?;
+    let report = status::report(&store, SystemTime::now(), None).map_err(|e| e.to_string());
+    store.close().await.map_err(|e| e.to_string())?;
+    let report = report?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        println!("{json}");
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(())
+}

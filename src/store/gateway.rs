@@ -1,0 +1,52 @@
+//! What the status page knows about one gateway (perimeter MTA sending
+//! copies), independent of the database that computed it.
+
+use serde::Serialize;
+
+/// One gateway's recent activity: everything counts copies received in the
+/// window ending at `now_ms` and `window_minutes` long, except `last_seen_ms`
+/// and `helo`, which come from its latest copy ever stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct GatewayStatus {
+    /// Peer IP address.
+    pub gateway_ip: String,
+    /// HELO name of its latest copy.
+    pub helo: Option<String>,
+    /// Receive time of its latest copy, unix milliseconds.
+    pub last_seen_ms: i64,
+    /// End of the window, unix milliseconds.
+    pub now_ms: i64,
+    /// Length of the window.
+    pub window_minutes: u32,
+    /// Copies in the window.
+    pub total: u64,
+    /// Copies per minute, oldest minute first (`window_minutes` entries).
+    pub per_minute: Vec<u64>,
+    /// Copies with usable results from a trusted X-Agari header.
+    pub x_agari: u64,
+    /// Copies with usable results only from a trusted Authentication-Results
+    /// header (the fallback).
+    pub authentication_results: u64,
+    /// Copies with no trusted header, or whose SPF result is missing or
+    /// `unknown` (e.g. an unexpanded `${SPFResult}`): the perimeter's
+    /// stamping is not working for them.
+    pub broken: u64,
+    /// Copies delivered over STARTTLS.
+    pub tls: u64,
+}
+
+impl GatewayStatus {
+    /// `part` as a share of `total` (0 when there are no copies).
+    pub fn share(&self, part: u64) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            part as f64 / self.total as f64
+        }
+    }
+
+    /// Average copies per minute over the window.
+    pub fn rate_per_minute(&self) -> f64 {
+        self.total as f64 / f64::from(self.window_minutes.max(1))
+    }
+}

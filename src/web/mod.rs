@@ -1,0 +1,102 @@
+//! The web server inside `authsense sensor` and `authsense run` (axum):
+//! the status page, message search and detail pages (server-rendered HTML,
+//! no external assets), the JSON API (`docs/api.md`) and `/metrics`.
+//!
+//! Read-only: no endpoint changes anything. With `[web] token` set, every
+//! request — `/metrics` included — must carry `Authorization: Bearer
+//! <token>` (compared in constant time); without it, bind the server to
+//! loopback (the default `127.0.0.1:8025`) or put it behind a proxy.
+
+mod api;
+mod auth;
+mod html;
+mod pages;
+pub mod search;
+pub mod status;
+
+use crate::store::Store;
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct WebState {
+    /// The sensor's store (read only).
+    pub store: Store,
+    /// `[web] token`.
+    pub token: Option<Arc<str>>,
+    /// The Prometheus recorder's handle; `None` answers `/metrics` with 503.
+    pub metrics: Option<PrometheusHandle>,
+    /// The milter runs in this process (`authsense run`): show its counters.
+    pub milter: bool,
+}
+
+/// The routes, token check included.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/", get(pages::status))
+        .route("/messages", get(pages::messages))
+        .route("/messages/{id}", get(pages::message))
+        .route("/api/status", get(api::status))
+        .route("/api/messages", get(api::messages))
+        .route("/api/messages/{id}", get(api::message))
+        .route("/metrics", get(api::metrics))
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` completes (requests in
+/// flight are finished first).
+pub async fn serve(
+    listener: TcpListener,
+    state: WebState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Binds `cfg.listen` and serves the web UI in a task until `stop` flips to
+/// `true`; `None` when `[web] enabled = false` or the address cannot be
+/// bound. The metrics recorder is installed here if it is not yet.
+///
+/// A bind failure is logged as an error but does not stop the sensor: the
+/// copies must keep being stored whatever happens to the UI (a second
+/// sensor on the same host, say, finds the default port taken).
+pub async fn spawn(
+    cfg: &crate::config::WebConfig,
+    store: Store,
+    milter: bool,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<std::io::Result<()>>> {
+    if !cfg.enabled {
+        return None;
+    }
+    let listener = match TcpListener::bind(cfg.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(listen = %cfg.listen, error = %e, "web UI not started: cannot listen (set [web] listen or --web)");
+            return None;
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(cfg.listen);
+    let state = WebState {
+        store,
+        token: cfg.token.as_deref().map(Arc::from),
+        metrics: crate::metrics::install(),
+        milter,
+    };
+    tracing::info!(listen = %addr, token = state.token.is_some(), "web UI started");
+    Some(tokio::spawn(serve(listener, state, async move {
+        let _ = stop.wait_for(|v| *v).await;
+    })))
+}
