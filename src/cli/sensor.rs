@@ -48,7 +48,10 @@ async fn serve_sensor(cfg: &Config, mut stop: watch::Receiver<bool>) -> Result<(
     let listener = listen(addr, cfg.sensor.max_sessions)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let s = built.sensor.clone();
-    info!(listen = %addr, db = %cfg.store.path.display(), trusted_authserv_ids = ?s.extract.trusted_authserv_ids, tls = s.tls.is_some(), "authsense sensor started");
+    info!(listen = %addr, db = %cfg.store.path.display(), trusted_authserv_ids = ?s.extract.trusted_authserv_ids, tls = s.tls.is_some(), alerts = s.alerts.is_some(), "authsense sensor started");
+    if cfg.alerts.relay.is_some() == cfg.alerts.to.is_empty() {
+        tracing::warn!("[alerts] needs both relay and to; alerts are off");
+    }
     if let Some(pem) = &built.self_signed_pem {
         info!("self-signed certificate:\n{pem}");
     }
@@ -58,7 +61,12 @@ async fn serve_sensor(cfg: &Config, mut stop: watch::Receiver<bool>) -> Result<(
     .await
     .map_err(|e| format!("sensor stopped: {e}"))?;
     let store = built.sensor.store.clone();
-    drop(built);
+    let alerts = built.alerts;
+    drop(built.sensor);
+    // Every Alerts handle is gone with the sensor: queued threat alerts go out.
+    if let Some(running) = alerts {
+        running.finish(Duration::from_secs(10)).await;
+    }
     store.close().await.map_err(|e| e.to_string())?;
     info!("authsense sensor stopped");
     Ok(())
