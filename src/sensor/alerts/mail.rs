@@ -189,7 +189,7 @@ pub fn gateway_silent(gateway: &str, last_seen: &str, silent: Duration) -> (Stri
         clean(gateway)
     );
     let body = format!(
-        "The sensor has received no copy from gateway {} for {silent} \
+        "The sensor has received no copy from gateway {}\nfor {silent} \
          (last copy at {last_seen}).\n\nCheck the gateway and its delivery of \
          copies to the sensor.\n",
         clean(gateway)
@@ -212,11 +212,12 @@ pub fn stamp_health(
         pct(share)
     );
     let body = format!(
-        "Of the {total} copies received in the last {window}, {trusted} carry \
-         trusted authentication results ({}; the minimum is {}).\n\nThe others have \
-         no trusted X-Agari-Authentication-Results (or Authentication-Results) \
-         or an unknown SPF result: check that the perimeter's milter is running \
-         and stamping, and the sensor's trusted_authserv_ids.\n",
+        "Of the {total} copies received in the last {window}, {trusted} carry\n\
+         trusted authentication results ({}; the minimum is {}).\n\n\
+         The others have no trusted X-Agari-Authentication-Results (or\n\
+         Authentication-Results) or an unknown SPF result: check that the\n\
+         perimeter's milter is running and stamping, and the sensor's\n\
+         trusted_authserv_ids.\n",
         pct(share),
         pct(min_share)
     );
