@@ -1,6 +1,7 @@
 //! A capture SMTP server on 127.0.0.1:0 for alert tests: accepts every
 //! message (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) and keeps it in
 //! memory. Sessions end after 30 s; a test waits a bounded time for mail.
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
