@@ -7,6 +7,7 @@ use crate::milter::{self as m, listen::MilterListener};
 use crate::sensor::{self, setup};
 use crate::store::{Filter, Store, StoreOptions};
 use crate::web::search::Search;
+use std::time::Duration;
 use tokio::{net::TcpListener, sync::watch};
 use tracing::info;
 
@@ -56,7 +57,10 @@ async fn serve_sensor(
     let listener = listen(addr, cfg.sensor.max_sessions)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let s = built.sensor.clone();
-    info!(listen = %addr, db = %cfg.store.path.display(), trusted_authserv_ids = ?s.extract.trusted_authserv_ids, tls = s.tls.is_some(), "authsense sensor started");
+    info!(listen = %addr, db = %cfg.store.path.display(), trusted_authserv_ids = ?s.extract.trusted_authserv_ids, tls = s.tls.is_some(), alerts = s.alerts.is_some(), "authsense sensor started");
+    if cfg.alerts.relay.is_some() == cfg.alerts.to.is_empty() {
+        tracing::warn!("[alerts] needs both relay and to; alerts are off");
+    }
     if let Some(pem) = &built.self_signed_pem {
         info!("self-signed certificate:\n{pem}");
     }
@@ -73,7 +77,12 @@ async fn serve_sensor(
         let _ = web.await;
     }
     let store = built.sensor.store.clone();
-    drop(built);
+    let alerts = built.alerts;
+    drop(built.sensor);
+    // Every Alerts handle is gone with the sensor: queued threat alerts go out.
+    if let Some(running) = alerts {
+        running.finish(Duration::from_secs(10)).await;
+    }
     store.close().await.map_err(|e| e.to_string())?;
     info!("authsense sensor stopped");
     Ok(())

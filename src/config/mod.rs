@@ -14,7 +14,7 @@ mod alerts;
 mod analysis;
 mod web;
 
-pub use alerts::AlertsConfig;
+pub use alerts::{AlertsConfig, Threshold};
 pub use analysis::AnalysisConfig;
 pub use web::WebConfig;
 
@@ -415,5 +415,7 @@ mod tests {
         let text = include_str!("../../examples/authsense.toml");
         let c = Config::parse(text).unwrap();
         assert_eq!(c.milter.reject_spf.len(), 0);
+        assert!(!c.alerts.enabled(), "the example leaves alerts off");
+        assert_eq!(c.alerts.max_per_hour, 30);
     }
 }

@@ -1,7 +1,10 @@
 //! DATA: receive the copy, extract its metadata off the async threads, and
 //! answer 250 only once the record is durably committed — 451 if it could
 //! not be (the gateway keeps the copy queued and retries: nothing is lost).
+//! A committed record that meets `[alerts] threshold` is then handed to the
+//! alerter, which never delays the reply.
 
+use super::alerts::Summary;
 use super::conn::Conn;
 use super::extract::{self, Envelope};
 use super::record::Gateway;
@@ -120,11 +123,20 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
         )
     });
     let rcpts = record.rcptto.len();
+    // Only a flagged record costs a summary; it is queued after the commit.
+    let alert = sensor
+        .alerts
+        .as_ref()
+        .filter(|a| a.wants(&record))
+        .map(|a| (a, Summary::of(&record, 0)));
     let counted = crate::metrics::sensor_labels(&record);
     let insert_started = Instant::now();
     match sensor.store.insert(record).await {
         Ok(id) => {
             crate::metrics::stored(&counted, size, insert_started.elapsed());
+            if let Some((alerts, summary)) = alert {
+                alerts.notify(Summary { id, ..summary });
+            }
             if let Some((spf, source, sender)) = summary {
                 info!(%uid, id, gateway = %st.peer, size, rcpts, auth_source = %source, spf = %spf, original_mailfrom = %sender, elapsed_us = started.elapsed().as_micros() as u64, "copy stored");
             }

@@ -7,6 +7,7 @@
 //! stream and the session goes on over TLS. The handshake and every write
 //! are bounded by the idle timeout.
 
+pub mod alerts;
 pub mod authsel;
 pub mod conn;
 mod data;
@@ -51,6 +52,8 @@ pub struct Sensor {
     pub extract: extract::ExtractOptions,
     /// Memory for messages in flight, in KiB permits.
     pub spool: Arc<Semaphore>,
+    /// Threat alerts for stored records, when `[alerts]` is enabled.
+    pub alerts: Option<alerts::Alerts>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -76,8 +79,15 @@ impl Sensor {
             tls,
             store,
             extract,
+            alerts: None,
             per_ip: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same sensor, handing flagged records to `alerts`.
+    pub fn with_alerts(mut self, alerts: Option<alerts::Alerts>) -> Self {
+        self.alerts = alerts;
+        self
     }
 
     fn allowed(&self, ip: IpAddr) -> bool {

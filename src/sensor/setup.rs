@@ -1,5 +1,5 @@
 //! Builds a [`Sensor`] from the configuration: host name, trusted
-//! authserv-ids, TLS, and the store.
+//! authserv-ids, TLS, the store, and the alert tasks (`[alerts]`).
 
 use super::{extract::ExtractOptions, tls, Sensor};
 use crate::config::Config;
@@ -13,6 +13,8 @@ pub struct Built {
     pub sensor: Arc<Sensor>,
     /// Self-signed certificate, PEM.
     pub self_signed_pem: Option<String>,
+    /// The alert tasks, when `[alerts]` is enabled.
+    pub alerts: Option<super::alerts::Running>,
 }
 
 /// Opens the store and sets up TLS as configured.
@@ -68,9 +70,15 @@ pub fn build(cfg: &Config) -> Result<Built, String> {
         trusted_authserv_ids: trusted,
         ..ExtractOptions::default()
     };
+    let (alerts, running) = match super::alerts::start(&cfg.alerts, store.clone(), &hostname)? {
+        Some((a, r)) => (Some(a), Some(r)),
+        None => (None, None),
+    };
+    let sensor = Sensor::new(sc.clone(), hostname, tls, store, extract).with_alerts(alerts);
     Ok(Built {
-        sensor: Arc::new(Sensor::new(sc.clone(), hostname, tls, store, extract)),
+        sensor: Arc::new(sensor),
         self_signed_pem,
+        alerts: running,
     })
 }
 

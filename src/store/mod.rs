@@ -18,6 +18,7 @@ mod gateway;
 mod row;
 mod schema;
 mod sqlite;
+mod sqlite_alerts;
 mod sqlite_status;
 mod writer;
 
@@ -224,6 +225,59 @@ impl Store {
     /// for tests and metrics.
     pub fn commits(&self) -> u64 {
         self.inner.writer.commits()
+    }
+
+    /// Alert deduplication, shared by every process on this database:
+    /// records an occurrence of `key` (of alert `kind`) at `now` and returns
+    /// true if no alert for it was sent within `window` before (the caller
+    /// sends one). Atomic across processes.
+    pub fn claim_alert(
+        &self,
+        key: &str,
+        kind: &str,
+        now: SystemTime,
+        window: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let start = now.checked_sub(window).map_or(i64::MIN, row::unix_ms);
+        match &self.inner.reader {
+            Reader::Sqlite(_) => {
+                sqlite_alerts::claim(&self.inner.path, key, kind, row::unix_ms(now), start)
+            }
+        }
+    }
+
+    /// Forgets alert `key` (its condition recovered): the next claim sends.
+    pub fn release_alert(&self, key: &str) -> Result<bool, StoreError> {
+        match &self.inner.reader {
+            Reader::Sqlite(_) => sqlite_alerts::release(&self.inner.path, key),
+        }
+    }
+
+    /// Deletes alert state last touched before `cutoff`.
+    pub fn prune_alerts(&self, cutoff: SystemTime) -> Result<usize, StoreError> {
+        match &self.inner.reader {
+            Reader::Sqlite(_) => sqlite_alerts::prune(&self.inner.path, row::unix_ms(cutoff)),
+        }
+    }
+
+    /// Gateways that sent a copy since `since`, each with its latest copy's
+    /// receive time (Unix ms).
+    pub fn gateways_last_seen(&self, since: SystemTime) -> Result<Vec<(String, i64)>, StoreError> {
+        match &self.inner.reader {
+            Reader::Sqlite(_) => {
+                sqlite_alerts::gateways_last_seen(&self.inner.path, row::unix_ms(since))
+            }
+        }
+    }
+
+    /// Copies received since `since` and how many lack trusted results
+    /// (auth source `none`, SPF result unknown or missing).
+    pub fn untrusted_share(&self, since: SystemTime) -> Result<(u64, u64), StoreError> {
+        match &self.inner.reader {
+            Reader::Sqlite(_) => {
+                sqlite_alerts::untrusted_share(&self.inner.path, row::unix_ms(since))
+            }
+        }
     }
 
     /// The database path.
