@@ -3,7 +3,10 @@
 
 use authsense::cli::{self, Cli, Command};
 use clap::Parser;
-use std::{io::IsTerminal, process::ExitCode};
+use std::{
+    io::{self, IsTerminal, Write},
+    process::ExitCode,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -11,7 +14,7 @@ fn main() -> ExitCode {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogWriter)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     // The milter alone runs on one thread: its work per message is a few
@@ -33,7 +36,10 @@ fn main() -> ExitCode {
     let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("authsense: cannot start the async runtime: {e}");
+            let _ = writeln!(
+                io::stderr(),
+                "authsense: cannot start the async runtime: {e}"
+            );
             return ExitCode::from(2);
         }
     };
@@ -51,8 +57,26 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("authsense: {e}");
+            let _ = writeln!(io::stderr(), "authsense: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Standard error for log lines, ignoring write errors: a closed or full
+/// stderr (the supervisor's pipe gone) must not stop a daemon that is
+/// storing mail. `tracing-subscriber` reports a failed write with
+/// `eprintln!`, which panics on a closed pipe, so the error never reaches it.
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let _ = io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let _ = io::stderr().flush();
+        Ok(())
     }
 }

@@ -240,3 +240,48 @@ async fn open_unix(
         .open_unix(p)
         .await
 }
+
+/// A daemon whose stderr pipe is gone (its supervisor's log reader died)
+/// keeps running and shuts down cleanly: log writes that fail are dropped,
+/// never a panic (tracing-subscriber reports a failed write with a
+/// panicking `eprintln!`).
+#[test]
+fn closed_stderr_does_not_crash_the_sensor() {
+    let dir = tmp("closed-stderr");
+    let sensor_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = authsense()
+        .args(["sensor", "--web", "127.0.0.1:0", "--listen"])
+        .arg(format!("127.0.0.1:{sensor_port}"))
+        .arg("--db")
+        .arg(dir.join("s.db"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it accepts SMTP, then close our end of its stderr.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", sensor_port)).is_err() {
+        assert!(Instant::now() < deadline, "sensor never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(child.stderr.take());
+    // A session makes it log; then SIGTERM makes it log again on the way out.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", sensor_port)).unwrap();
+    let _ = s.write_all(b"QUIT\r\n");
+    drop(s);
+    std::thread::sleep(Duration::from_millis(200));
+    send_sigterm(child.id());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "sensor did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit {status:?} (101 = panic on EPIPE)");
+}

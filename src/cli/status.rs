@@ -18,11 +18,17 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
     let report = status::report(&store, SystemTime::now(), None).map_err(|e| e.to_string());
     store.close().await.map_err(|e| e.to_string())?;
     let report = report?;
-    if args.json {
+    let text = if args.json {
         let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-        println!("{json}");
+        json + "\n"
     } else {
-        print!("{}", report.to_text());
+        report.to_text()
+    };
+    // A closed pipe (`| head`) is not an error.
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write to stdout: {e}"))
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
