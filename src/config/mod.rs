@@ -15,7 +15,7 @@ mod analysis;
 mod web;
 
 pub use alerts::AlertsConfig;
-pub use analysis::AnalysisConfig;
+pub use analysis::{Alignment, AnalysisConfig};
 pub use web::WebConfig;
 
 /// Whole configuration file.
@@ -415,5 +415,7 @@ mod tests {
         let text = include_str!("../../examples/authsense.toml");
         let c = Config::parse(text).unwrap();
         assert_eq!(c.milter.reject_spf.len(), 0);
+        assert_eq!(c.analysis.org_domains, ["example.com"]);
+        assert_eq!(c.analysis.malicious_score, 6);
     }
 }

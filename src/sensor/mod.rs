@@ -7,6 +7,7 @@
 //! stream and the session goes on over TLS. The handshake and every write
 //! are bounded by the idle timeout.
 
+pub mod analysis;
 pub mod authsel;
 pub mod conn;
 mod data;
@@ -17,7 +18,7 @@ pub mod session;
 pub mod setup;
 pub mod tls;
 
-use crate::config::SensorConfig;
+use crate::config::{AnalysisConfig, SensorConfig};
 use crate::store::Store;
 use conn::Conn;
 use session::{Next, SessionState, TlsInfo};
@@ -50,6 +51,9 @@ pub struct Sensor {
     pub extract: extract::ExtractOptions,
     /// Memory for messages in flight, in KiB permits.
     pub spool: Arc<Semaphore>,
+    /// `[analysis]`: what every stored record is analysed against
+    /// (default: no organisation domains, no protected names).
+    pub analysis: Arc<AnalysisConfig>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -75,8 +79,15 @@ impl Sensor {
             tls,
             store,
             extract,
+            analysis: Arc::new(AnalysisConfig::default()),
             per_ip: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same sensor analysing records against `analysis`.
+    pub fn with_analysis(mut self, analysis: AnalysisConfig) -> Self {
+        self.analysis = Arc::new(analysis);
+        self
     }
 
     fn allowed(&self, ip: IpAddr) -> bool {

@@ -17,6 +17,7 @@ mod error;
 mod row;
 mod schema;
 mod sqlite;
+mod sqlite_history;
 mod writer;
 
 pub use error::{ErrorKind, StoreError};
@@ -188,6 +189,15 @@ impl Store {
     pub fn get(&self, id: i64) -> Result<Option<Record>, StoreError> {
         match &self.inner.reader {
             Reader::Sqlite(r) => r.get(id),
+        }
+    }
+
+    /// Whether a record with this sender domain (the original envelope
+    /// sender's domain, else the `From:` domain) is stored; the analysis's
+    /// `first-seen-domain` history (`sqlite_history.rs`).
+    pub fn seen_sender_domain(&self, domain: &str) -> Result<bool, StoreError> {
+        match &self.inner.reader {
+            Reader::Sqlite(r) => r.seen_sender_domain(domain),
         }
     }
 

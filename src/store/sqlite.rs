@@ -253,7 +253,7 @@ impl ReadPool {
 
     /// Runs `f` on an idle connection (or a new one), and keeps the
     /// connection for reuse unless `f` failed.
-    fn with_conn<T>(
+    pub(super) fn with_conn<T>(
         &self,
         op: &'static str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
