@@ -1,5 +1,5 @@
 //! Builds a [`Sensor`] from the configuration: host name, trusted
-//! authserv-ids, TLS, and the store.
+//! authserv-ids, TLS, the store and the `[analysis]` settings.
 
 use super::{extract::ExtractOptions, tls, Sensor};
 use crate::config::Config;
@@ -69,7 +69,10 @@ pub fn build(cfg: &Config) -> Result<Built, String> {
         ..ExtractOptions::default()
     };
     Ok(Built {
-        sensor: Arc::new(Sensor::new(sc.clone(), hostname, tls, store, extract)),
+        sensor: Arc::new(
+            Sensor::new(sc.clone(), hostname, tls, store, extract)
+                .with_analysis(cfg.analysis.clone()),
+        ),
         self_signed_pem,
     })
 }
