@@ -198,6 +198,13 @@ fn lookalike_domain() {
         });
         assert!(!rules(&a).contains(&"lookalike-domain"), "{domain}");
     }
+    // A hostile megabyte-long "domain" is no host name: no match, no
+    // quadratic work.
+    let long = format!("a@{}examp1e.com", "x".repeat(1 << 20));
+    let started = std::time::Instant::now();
+    let a = with(|r| from(r, "A", &long));
+    assert!(!rules(&a).contains(&"lookalike-domain"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
     // Distance 0 keeps only confusables, suffixes and embedding.
     let mut c = cfg();
     c.lookalike_max_distance = 0;

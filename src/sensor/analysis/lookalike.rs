@@ -28,6 +28,9 @@ use crate::sensor::record::{Reason, Record};
 /// test.
 pub const MIN_EDIT_LEN: usize = 4;
 
+/// The longest DNS name in text form (RFC 1035 §2.3.4).
+const MAX_NAME: usize = 253;
+
 /// Case-folded UTS #39 skeleton of `s`.
 pub(super) fn fold(s: &str) -> String {
     let lower = s.to_lowercase();
@@ -109,6 +112,11 @@ pub(super) fn check(rec: &Record, cfg: &AnalysisConfig, out: &mut Vec<Reason>) {
 /// Why `domain` (organisational domain `org`) looks like the organisation
 /// domain `target`, if it does.
 fn looks_like(domain: &str, org: &str, target: &str, max: u8) -> Option<&'static str> {
+    // Not a host name (a hostile header can hold a megabyte "domain"):
+    // nothing to look like, and no quadratic distance over it.
+    if domain.len() > MAX_NAME {
+        return None;
+    }
     let (c, t) = (fold(&unicode(org)), fold(&unicode(target)));
     if c == t {
         return Some("confusable characters");
@@ -133,9 +141,14 @@ fn looks_like(domain: &str, org: &str, target: &str, max: u8) -> Option<&'static
     None
 }
 
-/// Optimal string alignment distance over characters.
+/// Optimal string alignment distance over characters; exact up to 3 (the
+/// largest `lookalike_max_distance`), a lower bound above.
 pub(crate) fn osa_distance(a: &str, b: &str) -> usize {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().abs_diff(b.len()) > 3 {
+        // More than any configurable distance: skip the table.
+        return a.len().abs_diff(b.len());
+    }
     let w = b.len() + 1;
     let mut d = vec![0usize; (a.len() + 1) * w];
     for i in 0..=a.len() {
@@ -172,6 +185,7 @@ mod tests {
             ("exampl", "example", 1),
             ("", "abc", 3),
             ("kitten", "sitting", 3),
+            ("a", "abcdefgh", 7),
         ] {
             assert_eq!(osa_distance(a, b), n, "{a} {b}");
         }
