@@ -11,11 +11,14 @@
 //! Recipient: dave@example.com, Expanded: all@example.com
 //! ```
 //!
-//! (`To`/`Cc`/`Bcc` on Exchange 2013 and later and Office 365, `Recipient`
-//! when the type is unknown; a recipient may be followed by `Forwarded:` or
-//! `Expanded:` and the address it came through), and whose
-//! `message/rfc822` attachment is the original message. Unknown fields
-//! (`On-Behalf-Of`, …) are ignored.
+//! (`To`/`Cc`/`Bcc` by recipient type, `Recipient` when the type is
+//! unknown; a recipient may be followed by `, Forwarded:` or `, Expanded:`
+//! and the address it came through; `Sender: Unspecified Address` and
+//! `Message-Id: Unknown Message-ID` stand for missing values), and whose
+//! `message/rfc822` attachment is the original message. The report itself
+//! repeats the original's From, To, Cc and Subject, so only the header and
+//! the attachment tell it apart. Other fields (`On-Behalf-Of`, the
+//! `Received`/`Rule-Names` lines of some reports, …) are ignored.
 
 use mail_parser::{Message, PartType};
 use std::borrow::Cow;
@@ -80,9 +83,10 @@ pub(super) fn parse_envelope(text: &str) -> Envelope {
         };
         match key.trim().to_ascii_lowercase().as_str() {
             "sender" if env.sender.is_none() => env.sender = first(),
+            // Exchange writes "Unknown Message-ID" when there is none.
             "message-id" if env.msg_id.is_none() => {
                 let id = value.trim_start_matches('<').trim_end_matches('>').trim();
-                env.msg_id = (!id.is_empty()).then(|| id.to_string());
+                env.msg_id = id.contains('@').then(|| id.to_string());
             }
             "to" | "cc" | "bcc" | "recipient" => {
                 if let Some(a) = first() {
@@ -115,5 +119,8 @@ mod tests {
             env.recipients,
             ["bob@example.com", "carol@example.com", "dave@example.com"]
         );
+        let none =
+            parse_envelope("Sender: Unspecified Address\r\nMessage-Id: Unknown Message-ID\r\n");
+        assert_eq!(none, Envelope::default());
     }
 }
