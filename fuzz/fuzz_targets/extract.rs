@@ -1,15 +1,19 @@
 //! The sensor's metadata extractor, `sensor::extract::extract`, over an
 //! arbitrary message with a fixed envelope and the default limits, then the
-//! JSON serialisation the store writes.
+//! analysis the sensor runs on the record (with organisation domains and
+//! protected names, so every rule is reachable) and the JSON serialisation
+//! the store writes.
 //!
 //! Oracles: no panic (`extract` promises never to panic; note that
 //! libFuzzer's panic hook aborts even on a panic that `extract` would catch
 //! around mail-parser, so such a panic is reported here too), the size is the
-//! input's, and the record serialises.
+//! input's, the score is at most 10 and the record serialises.
 #![no_main]
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use authsense::config::AnalysisConfig;
+use authsense::sensor::analysis::{self, SeenAll};
 use authsense::sensor::extract::{extract, Envelope, ExtractOptions};
 use authsense::sensor::record::Gateway;
 use libfuzzer_sys::fuzz_target;
@@ -31,7 +35,14 @@ fuzz_target!(|data: &[u8]| {
         trusted_authserv_ids: vec!["MX.example.com".to_string(), "gw.example.com".to_string()],
         ..ExtractOptions::default()
     };
-    let rec = extract(data, env, &opts);
+    let mut rec = extract(data, env, &opts);
     assert_eq!(rec.size, data.len() as u64);
+    let cfg = AnalysisConfig {
+        org_domains: vec!["example.com".to_string(), "xn--bcher-kva.example".to_string()],
+        vip_names: vec!["Jane Doe".to_string()],
+        ..AnalysisConfig::default()
+    };
+    analysis::apply(&mut rec, &cfg, &SeenAll);
+    assert!(rec.score.is_some_and(|s| s <= analysis::MAX_SCORE));
     serde_json::to_string(&rec).expect("record serialises");
 });

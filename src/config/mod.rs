@@ -15,7 +15,7 @@ mod analysis;
 mod web;
 
 pub use alerts::{AlertsConfig, Threshold};
-pub use analysis::AnalysisConfig;
+pub use analysis::{Alignment, AnalysisConfig};
 pub use web::WebConfig;
 
 /// Whole configuration file.
@@ -417,5 +417,7 @@ mod tests {
         assert_eq!(c.milter.reject_spf.len(), 0);
         assert!(!c.alerts.enabled(), "the example leaves alerts off");
         assert_eq!(c.alerts.max_per_hour, 30);
+        assert_eq!(c.analysis.org_domains, ["example.com"]);
+        assert_eq!(c.analysis.malicious_score, 6);
     }
 }

@@ -1,10 +1,11 @@
-//! DATA: receive the copy, extract its metadata off the async threads, and
-//! answer 250 only once the record is durably committed — 451 if it could
+//! DATA: receive the copy, extract its metadata and analyse it (verdict,
+//! score, reasons) off the async threads, and answer 250 only once the record is durably committed — 451 if it could
 //! not be (the gateway keeps the copy queued and retries: nothing is lost).
 //! A committed record that meets `[alerts] threshold` is then handed to the
 //! alerter, which never delays the reply.
 
 use super::alerts::Summary;
+use super::analysis;
 use super::conn::Conn;
 use super::extract::{self, Envelope};
 use super::record::Gateway;
@@ -12,7 +13,10 @@ use super::session::SessionState;
 use super::Sensor;
 use std::{
     io,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -96,10 +100,18 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
         rcptto: tx.rcpt_to,
     };
     let opts = sensor.extract.clone();
+    let analysis_cfg = Arc::clone(&sensor.analysis);
+    let history = sensor.store.clone();
     let size = data.bytes.len();
-    // The spool permit stays in `data` until this function returns.
-    let record =
-        tokio::task::spawn_blocking(move || extract::extract(&data.bytes, env, &opts)).await;
+    // The spool permit stays in `data` until this function returns. The
+    // analysis reads the store's history (a short indexed query), so it runs
+    // here too, off the async threads.
+    let record = tokio::task::spawn_blocking(move || {
+        let mut record = extract::extract(&data.bytes, env, &opts);
+        analysis::apply(&mut record, &analysis_cfg, &history);
+        record
+    })
+    .await;
     let record = match record {
         Ok(r) => r,
         Err(e) => {
@@ -120,6 +132,8 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
                 .map_or("-".to_string(), |m| m.result.clone()),
             record.auth.source.as_str(),
             record.original.mailfrom.clone().unwrap_or_default(),
+            record.verdict.map_or("-", |v| v.as_str()),
+            record.score.unwrap_or_default(),
         )
     });
     let rcpts = record.rcptto.len();
@@ -137,8 +151,8 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
             if let Some((alerts, summary)) = alert {
                 alerts.notify(Summary { id, ..summary });
             }
-            if let Some((spf, source, sender)) = summary {
-                info!(%uid, id, gateway = %st.peer, size, rcpts, auth_source = %source, spf = %spf, original_mailfrom = %sender, elapsed_us = started.elapsed().as_micros() as u64, "copy stored");
+            if let Some((spf, source, sender, verdict, score)) = summary {
+                info!(%uid, id, gateway = %st.peer, size, rcpts, auth_source = %source, spf = %spf, original_mailfrom = %sender, verdict, score, elapsed_us = started.elapsed().as_micros() as u64, "copy stored");
             }
             conn.reply(&format!("250 2.0.0 Ok: stored as {uid}")).await
         }

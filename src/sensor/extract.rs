@@ -5,12 +5,15 @@
 //! hostile input and counts octet-level anomalies, [`authsel`] chooses the
 //! trusted authentication results, [`received`] reads the `Received:`
 //! chain, `extract/parts.rs` walks the MIME tree for attachments and text,
-//! `extract/urls.rs` finds URLs. This file wires them together and reads
-//! the address and identification header fields (RFC 5322 §3.6).
+//! `extract/urls.rs` finds URLs, `extract/journal.rs` recognises Exchange
+//! journal reports (whose attached original is extracted instead). This
+//! file wires them together and reads the address and identification header
+//! fields (RFC 5322 §3.6).
 //!
 //! [`authsel`]: super::authsel
 //! [`received`]: super::received
 
+mod journal;
 mod limits;
 mod parts;
 mod urls;
@@ -72,7 +75,15 @@ pub const MAX_HOPS: usize = 100;
 /// what cannot be read stays empty, and `anomalies.truncated` says when a
 /// cap (header bytes, MIME depth, parts, hops, URLs) cut the reading short.
 /// `id` is left `None`.
+///
+/// An Exchange/Office 365 journal report is unwrapped (one level): the
+/// record describes the attached original and [`Record::journal`] is set.
 pub fn extract(raw: &[u8], env: Envelope, opts: &ExtractOptions) -> Record {
+    extract_one(raw, env, opts, true)
+}
+
+fn extract_one(raw: &[u8], env: Envelope, opts: &ExtractOptions, unwrap: bool) -> Record {
+    let env_copy = unwrap.then(|| env.clone());
     let (bare_lf, nul, eight_bit_headers) = limits::anomalies(raw);
     let mut rec = Record {
         ts: humantime::format_rfc3339_millis(env.received_at).to_string(),
@@ -105,6 +116,11 @@ pub fn extract(raw: &[u8], env: Envelope, opts: &ExtractOptions) -> Record {
     let Ok(Some(msg)) = parsed else {
         return rec;
     };
+    if let (Some(env), false) = (env_copy, plan.headers_only) {
+        if let Some((envelope, original)) = journal::detect(&msg, input) {
+            return unwrap_journal(&msg, rec, original, envelope, env, opts);
+        }
+    }
     read_headers(&msg, input, opts, &mut rec);
     if !plan.headers_only {
         let walked = parts::walk(&msg, input, opts);
@@ -112,6 +128,51 @@ pub fn extract(raw: &[u8], env: Envelope, opts: &ExtractOptions) -> Record {
         rec.urls = walked.urls.urls;
         rec.anomalies.truncated |= walked.truncated;
     }
+    rec
+}
+
+/// The record of a journal report's attached `original`, with the copy's
+/// own receive facts from `outer` and the report envelope as the original
+/// envelope.
+fn unwrap_journal(
+    report: &Message<'_>,
+    outer: Record,
+    original: &[u8],
+    envelope: journal::Envelope,
+    env: Envelope,
+    opts: &ExtractOptions,
+) -> Record {
+    let mut rec = extract_one(original, env, opts, false);
+    let report_msg_id = report
+        .parts
+        .first()
+        .and_then(|root| {
+            root.headers
+                .iter()
+                .find(|h| h.name == HeaderName::MessageId)
+        })
+        .and_then(|h| ids(&h.value).into_iter().next());
+    rec.journal = Some(record::Journal {
+        report_rcptto: outer.rcptto.clone(),
+        report_msg_id,
+        envelope_msg_id: envelope.msg_id,
+    });
+    // A trusted stamp on the original names the MAIL FROM that SPF checked;
+    // without one the report's Sender (not the original's Return-Path,
+    // which Exchange may have rewritten) is the best envelope sender.
+    if authsel::smtp_property(&rec.auth, "mailfrom").is_none() {
+        if let Some(sender) = envelope.sender {
+            rec.original.mailfrom = Some(sender);
+        }
+    }
+    if !envelope.recipients.is_empty() {
+        rec.rcptto = envelope.recipients;
+    }
+    rec.size = outer.size;
+    rec.anomalies = record::Anomalies {
+        truncated: outer.anomalies.truncated || rec.anomalies.truncated,
+        ..outer.anomalies
+    };
     rec
 }
 

@@ -8,6 +8,7 @@
 //! are bounded by the idle timeout.
 
 pub mod alerts;
+pub mod analysis;
 pub mod authsel;
 pub mod conn;
 mod data;
@@ -19,7 +20,7 @@ pub mod setup;
 pub mod status;
 pub mod tls;
 
-use crate::config::SensorConfig;
+use crate::config::{AnalysisConfig, SensorConfig};
 use crate::store::Store;
 use conn::Conn;
 use session::{Next, SessionState, TlsInfo};
@@ -54,6 +55,9 @@ pub struct Sensor {
     pub spool: Arc<Semaphore>,
     /// Threat alerts for stored records, when `[alerts]` is enabled.
     pub alerts: Option<alerts::Alerts>,
+    /// `[analysis]`: what every stored record is analysed against
+    /// (default: no organisation domains, no protected names).
+    pub analysis: Arc<AnalysisConfig>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -80,6 +84,7 @@ impl Sensor {
             store,
             extract,
             alerts: None,
+            analysis: Arc::new(AnalysisConfig::default()),
             per_ip: Mutex::new(HashMap::new()),
         }
     }
@@ -87,6 +92,12 @@ impl Sensor {
     /// The same sensor, handing flagged records to `alerts`.
     pub fn with_alerts(mut self, alerts: Option<alerts::Alerts>) -> Self {
         self.alerts = alerts;
+        self
+    }
+
+    /// The same sensor analysing records against `analysis`.
+    pub fn with_analysis(mut self, analysis: AnalysisConfig) -> Self {
+        self.analysis = Arc::new(analysis);
         self
     }
 

@@ -74,6 +74,27 @@ pub struct Record {
     /// explanation.
     #[serde(default)]
     pub reasons: Vec<Reason>,
+    /// Set when the copy was an Exchange/Office 365 journal report that was
+    /// unwrapped: every other field then describes the original message
+    /// (see [`Journal`]). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<Journal>,
+}
+
+/// The journal report a record was unwrapped from. The record's header
+/// fields, authentication results, `Received:` path, attachments and URLs
+/// are the attached original's; `original.mailfrom` is the envelope sender
+/// of the original's trusted stamp, else the report envelope's `Sender:`;
+/// `rcptto` is the report envelope's recipients (when it lists them);
+/// `gateway`, `size`, `ts`, `uid` and the octet anomalies stay the copy's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Journal {
+    /// The copy's own envelope recipients (the journaling mailbox).
+    pub report_rcptto: Vec<String>,
+    /// The report's own `Message-ID:`.
+    pub report_msg_id: Option<String>,
+    /// The envelope's `Message-Id:` (normally the original's).
+    pub envelope_msg_id: Option<String>,
 }
 
 /// What the analysis concluded about a message.

@@ -1,5 +1,6 @@
 //! Builds a [`Sensor`] from the configuration: host name, trusted
-//! authserv-ids, TLS, the store, and the alert tasks (`[alerts]`).
+//! authserv-ids, TLS, the store, the `[analysis]` settings and the alert
+//! tasks (`[alerts]`).
 
 use super::{extract::ExtractOptions, tls, Sensor};
 use crate::config::Config;
@@ -74,7 +75,9 @@ pub fn build(cfg: &Config) -> Result<Built, String> {
         Some((a, r)) => (Some(a), Some(r)),
         None => (None, None),
     };
-    let sensor = Sensor::new(sc.clone(), hostname, tls, store, extract).with_alerts(alerts);
+    let sensor = Sensor::new(sc.clone(), hostname, tls, store, extract)
+        .with_analysis(cfg.analysis.clone())
+        .with_alerts(alerts);
     Ok(Built {
         sensor: Arc::new(sensor),
         self_signed_pem,

@@ -19,6 +19,7 @@ mod row;
 mod schema;
 mod sqlite;
 mod sqlite_alerts;
+mod sqlite_history;
 mod sqlite_status;
 mod writer;
 
@@ -204,6 +205,15 @@ impl Store {
     ) -> Result<Vec<GatewayStatus>, StoreError> {
         match &self.inner.reader {
             Reader::Sqlite(r) => r.gateway_status(now_ms, window_minutes),
+        }
+    }
+
+    /// Whether a record with this sender domain (the original envelope
+    /// sender's domain, else the `From:` domain) is stored; the analysis's
+    /// `first-seen-domain` history (`sqlite_history.rs`).
+    pub fn seen_sender_domain(&self, domain: &str) -> Result<bool, StoreError> {
+        match &self.inner.reader {
+            Reader::Sqlite(r) => r.seen_sender_domain(domain),
         }
     }
 

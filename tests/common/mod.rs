@@ -2,6 +2,7 @@
 //! milter spawned on 127.0.0.1:0.
 #![allow(dead_code)]
 
+pub mod analysis;
 pub mod conformance;
 pub mod dns;
 pub mod sensor;

@@ -1,0 +1,51 @@
+//! Sender history for the analysis (`first-seen-domain`): whether a sender
+//! domain was stored before. One indexed lookup on
+//! `messages (sender_domain, ts)`, read from the last committed snapshot, so
+//! every sensor writing to this database shares the answer.
+
+use super::error::StoreError;
+use super::sqlite::ReadPool;
+
+impl ReadPool {
+    /// Whether any stored record has this `sender_domain` (compared
+    /// lowercased, as the writer stores it).
+    pub fn seen_sender_domain(&self, domain: &str) -> Result<bool, StoreError> {
+        let domain = domain.trim().trim_end_matches('.').to_lowercase();
+        self.with_conn("history", |c| {
+            c.prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE sender_domain = ?1)")?
+                .query_row([&domain], |r| r.get::<_, bool>(0))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{Store, StoreOptions};
+
+    /// The lookup is a search of the sender_domain index, not a table scan.
+    #[test]
+    fn uses_the_index() {
+        let dir = std::env::temp_dir().join(format!("authsense-history-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&dir.join("h.db"), StoreOptions::default()).unwrap();
+        let conn = rusqlite::Connection::open(dir.join("h.db")).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT EXISTS \
+                 (SELECT 1 FROM messages WHERE sender_domain = ?1)",
+            )
+            .unwrap()
+            .query_map(["example.com"], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|p| p.contains("USING COVERING INDEX messages_sender_domain")),
+            "{plan:?}"
+        );
+        assert!(!store.seen_sender_domain("example.com").unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
