@@ -82,9 +82,10 @@ pub struct MilterArgs {
 /// Sensor options (also taken by `run`).
 #[derive(Debug, Args)]
 pub struct SensorOpts {
-    /// SQLite database file [default: ./authsense.db].
-    #[arg(long, value_name = "PATH")]
-    db: Option<PathBuf>,
+    /// SQLite database file, or a postgres:// URL for a fleet sharing one
+    /// PostgreSQL database [default: ./authsense.db].
+    #[arg(long, value_name = "PATH|URL")]
+    db: Option<String>,
     /// Trust authentication headers with this authserv-id (repeatable)
     /// [default: the milter's authserv-id].
     #[arg(long = "trusted-authserv-id", value_name = "ID")]
@@ -130,9 +131,9 @@ pub struct MessagesArgs {
     /// TOML configuration file (for the store path).
     #[arg(short, long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// SQLite database file [default: ./authsense.db].
-    #[arg(long, value_name = "PATH")]
-    db: Option<PathBuf>,
+    /// SQLite database file or postgres:// URL [default: ./authsense.db].
+    #[arg(long, value_name = "PATH|URL")]
+    db: Option<String>,
     /// Only records received since this time: RFC 3339 (2026-11-27T10:00:00Z)
     /// or an age such as 2h, 30min, 7days.
     #[arg(long, value_name = "TIME")]

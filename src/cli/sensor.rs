@@ -13,7 +13,7 @@ use tracing::info;
 impl SensorOpts {
     fn apply(&self, cfg: &mut Config) {
         if let Some(db) = &self.db {
-            cfg.store.path = db.clone();
+            cfg.store.set_db(db);
         }
         if !self.trusted_authserv_ids.is_empty() {
             cfg.sensor.trusted_authserv_ids = self.trusted_authserv_ids.clone();
@@ -48,7 +48,7 @@ async fn serve_sensor(cfg: &Config, mut stop: watch::Receiver<bool>) -> Result<(
     let listener = listen(addr, cfg.sensor.max_sessions)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let s = built.sensor.clone();
-    info!(listen = %addr, db = %cfg.store.path.display(), trusted_authserv_ids = ?s.extract.trusted_authserv_ids, tls = s.tls.is_some(), "authsense sensor started");
+    info!(listen = %addr, db = %cfg.store.location(), trusted_authserv_ids = ?s.extract.trusted_authserv_ids, tls = s.tls.is_some(), "authsense sensor started");
     if let Some(pem) = &built.self_signed_pem {
         info!("self-signed certificate:\n{pem}");
     }
@@ -134,9 +134,9 @@ fn parse_since(s: &str) -> Result<SystemTime, String> {
 pub async fn messages(args: MessagesArgs) -> Result<(), String> {
     let mut cfg = load(args.config.as_deref())?;
     if let Some(db) = &args.db {
-        cfg.store.path = db.clone();
+        cfg.store.set_db(db);
     }
-    if !cfg.store.path.exists() {
+    if cfg.store.url.is_none() && !cfg.store.path.exists() {
         return Err(format!("no database at {}", cfg.store.path.display()));
     }
     let filter = Filter {
@@ -148,7 +148,8 @@ pub async fn messages(args: MessagesArgs) -> Result<(), String> {
         limit: Some(args.limit),
         ..Filter::default()
     };
-    let store = Store::open(&cfg.store.path, StoreOptions::default()).map_err(|e| e.to_string())?;
+    let store = Store::open_location(&cfg.store.location(), StoreOptions::default())
+        .map_err(|e| e.to_string())?;
     let records = store.query(&filter).map_err(|e| e.to_string())?;
     let printed = print_records(&records, args.json);
     store.close().await.map_err(|e| e.to_string())?;

@@ -63,7 +63,7 @@ pub fn build(cfg: &Config) -> Result<Built, String> {
         max_db_bytes: (st.max_size_mb > 0).then_some(st.max_size_mb * 1024 * 1024),
         ..StoreOptions::default()
     };
-    let store = Store::open(&st.path, opts).map_err(|e| e.to_string())?;
+    let store = Store::open_location(&st.location(), opts).map_err(|e| e.to_string())?;
     let extract = ExtractOptions {
         trusted_authserv_ids: trusted,
         ..ExtractOptions::default()

@@ -8,12 +8,23 @@
 //! from all sessions go to one writer thread that commits them in batches
 //! (group commit), so one fsync covers many records.
 //!
-//! Backends: SQLite today. `Store` dispatches on a private enum so a
-//! PostgreSQL backend can slot in behind the same methods and the same test
-//! suite (`tests/store.rs`); the writer thread and its batching
-//! (`writer.rs`) and the record-to-columns mapping (`row.rs`) are shared.
+//! Backends: SQLite (embedded, the default) and PostgreSQL (a fleet of
+//! sensors sharing one database; `pg*.rs`), chosen by [`StoreLocation`].
+//! `Store` dispatches on a private enum, so both run behind the same methods
+//! and the same test suite (`tests/store.rs`, run once per backend); the
+//! writer thread and its batching (`writer.rs`), the record-to-columns
+//! mapping (`row.rs`) and the filter SQL (`filter.rs`) are shared.
+//!
+//! Adding a read query to both backends: build the SQL once (portable SQL,
+//! `?` placeholders, `filter::Param` values), run it from an `impl ReadPool`
+//! block in `sqlite_<topic>.rs` and an `impl PgReadPool` block in
+//! `pg_<topic>.rs`, and add one method here that matches on `Reader`.
 
 mod error;
+mod filter;
+mod pg;
+mod pg_read;
+mod pg_schema;
 mod row;
 mod schema;
 mod sqlite;
@@ -24,7 +35,7 @@ pub use schema::SCHEMA_VERSION;
 
 use crate::sensor::record::{Record, Verdict};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -55,6 +66,39 @@ impl Default for StoreOptions {
             batch_max: 512,
             max_db_bytes: None,
             retention_days: None,
+        }
+    }
+}
+
+/// Where a store lives: a SQLite file, or a PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// An SQLite database file (created if missing).
+    Sqlite(PathBuf),
+    /// A `postgres://` (or `postgresql://`) connection URL, in the syntax
+    /// of libpq (`postgres://user:password@host:port/dbname?options`).
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// A `postgres://` or `postgresql://` URL selects PostgreSQL; anything
+    /// else is a SQLite path.
+    pub fn parse(s: &str) -> StoreLocation {
+        let lower = s.get(..13).unwrap_or(s).to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            StoreLocation::Postgres(s.to_string())
+        } else {
+            StoreLocation::Sqlite(PathBuf::from(s))
+        }
+    }
+}
+
+impl fmt::Display for StoreLocation {
+    /// The path, or the URL with its password hidden.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreLocation::Sqlite(p) => write!(f, "{}", p.display()),
+            StoreLocation::Postgres(url) => f.write_str(&pg::redact(url)),
         }
     }
 }
@@ -131,6 +175,7 @@ struct Inner {
 /// The read side of each backend.
 enum Reader {
     Sqlite(sqlite::ReadPool),
+    Postgres(pg_read::PgReadPool),
 }
 
 impl Store {
@@ -160,9 +205,58 @@ impl Store {
         })
     }
 
+    /// Opens the store at `location`: [`Store::open`] for SQLite; for
+    /// PostgreSQL, connects, migrates the schema (safely when several
+    /// sensors start at once) and starts the writer thread.
+    /// [`Store::path`] is then the URL without its password.
+    ///
+    /// # Errors
+    /// As [`Store::open`]; a server that cannot be reached is
+    /// [`ErrorKind::Open`].
+    pub fn open_location(
+        location: &StoreLocation,
+        opts: StoreOptions,
+    ) -> Result<Store, StoreError> {
+        let url = match location {
+            StoreLocation::Sqlite(path) => return Store::open(path, opts),
+            StoreLocation::Postgres(url) => url,
+        };
+        let path: Arc<Path> = Arc::from(Path::new(&pg::redact(url)));
+        let (backend, readers) = pg::open(url, &path, &opts)?;
+        let writer = writer::Writer::spawn(
+            Arc::clone(&path),
+            backend,
+            opts.batch_max,
+            opts.retention_days,
+        )?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                writer,
+                reader: Reader::Postgres(readers),
+            }),
+        })
+    }
+
+    /// [`Store::open_location`] of [`StoreLocation::parse`]`(location)`: a
+    /// SQLite path or a `postgres://` URL, as `--db` takes it.
+    pub fn open_url(location: &str, opts: StoreOptions) -> Result<Store, StoreError> {
+        Store::open_location(&StoreLocation::parse(location), opts)
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match &self.inner.reader {
+            Reader::Sqlite(_) => "sqlite",
+            Reader::Postgres(_) => "postgres",
+        }
+    }
+
     /// Stores `record` (its `id` is ignored) and returns its row id once the
     /// transaction holding it is committed. A record whose `uid` is already
-    /// stored is not stored again: its existing row id is returned.
+    /// stored, or a retried copy (same Message-ID, original recipients and
+    /// content hash, whatever its `uid` and whichever sensor stored it
+    /// first), is not stored again: the existing row id is returned.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidRecord`] for an empty `uid` or a `ts` that is not
@@ -181,6 +275,7 @@ impl Store {
     pub fn query(&self, filter: &Filter) -> Result<Vec<Record>, StoreError> {
         match &self.inner.reader {
             Reader::Sqlite(r) => r.query(filter),
+            Reader::Postgres(r) => r.query(filter),
         }
     }
 
@@ -188,6 +283,7 @@ impl Store {
     pub fn get(&self, id: i64) -> Result<Option<Record>, StoreError> {
         match &self.inner.reader {
             Reader::Sqlite(r) => r.get(id),
+            Reader::Postgres(r) => r.get(id),
         }
     }
 
@@ -195,6 +291,7 @@ impl Store {
     pub fn count(&self) -> Result<u64, StoreError> {
         match &self.inner.reader {
             Reader::Sqlite(r) => r.count(),
+            Reader::Postgres(r) => r.count(),
         }
     }
 
@@ -211,7 +308,7 @@ impl Store {
         self.inner.writer.commits()
     }
 
-    /// The database path.
+    /// The database path (for PostgreSQL, the URL without its password).
     pub fn path(&self) -> &Path {
         &self.inner.path
     }

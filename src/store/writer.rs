@@ -26,7 +26,8 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 /// The write side of a backend, owned by the writer thread.
 pub(crate) trait WriteBackend: Send + 'static {
     /// Inserts `rows` in one committed transaction and returns their row ids
-    /// in order; a row whose `uid` is already stored gets the existing id.
+    /// in order; a row whose `uid` or content key is already stored gets the
+    /// existing id.
     fn insert_batch(&mut self, rows: &[Row]) -> Result<Vec<i64>, StoreError>;
     /// Deletes records received before `cutoff_ms` (unix ms); returns how many.
     fn purge(&mut self, cutoff_ms: i64) -> Result<usize, StoreError>;
