@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Command::Milter(_)
         | Command::Check(_)
         | Command::Messages(_)
+        | Command::Export(_)
         | Command::PostfixConfig(_) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
             Command::Milter(a) => cli::milter(a).await,
             Command::Sensor(a) => cli::sensor(a).await,
             Command::Messages(a) => cli::messages(a).await,
+            Command::Export(a) => cli::export(a).await,
             Command::Check(a) => cli::check(a).await,
             Command::PostfixConfig(a) => cli::postfix_config(a),
         }

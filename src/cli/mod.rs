@@ -1,10 +1,12 @@
 //! Command line: clap definitions; the commands live in submodules. Flags
 //! override the TOML configuration file.
 
+mod export;
 mod milter;
 mod postfix_config;
 mod sensor;
 
+pub use export::{export, ExportArgs};
 pub use milter::{check, milter};
 pub use postfix_config::{postfix_config, PostfixConfigArgs, SensorMode};
 pub use sensor::{messages, run, sensor};
@@ -43,6 +45,9 @@ pub enum Command {
     Sensor(SensorArgs),
     /// Print stored records (newest first), as a table or JSON lines.
     Messages(MessagesArgs),
+    /// Print records as JSON lines for SIEM pipelines: from the NATS
+    /// JetStream event stream (--from-stream) or from a store (--jsonl).
+    Export(ExportArgs),
     /// Print the header(s) the milter would stamp for a client, HELO name and
     /// sender, without sending mail (uses the same configuration and DNS).
     Check(CheckArgs),
@@ -96,6 +101,10 @@ pub struct SensorOpts {
     /// Offer STARTTLS with a self-signed certificate generated at start.
     #[arg(long)]
     self_signed: bool,
+    /// Publish every stored record to NATS JetStream at this URL (turns
+    /// [export] on; see [export] required for the delivery guarantee).
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
 }
 
 /// `authsense sensor`.

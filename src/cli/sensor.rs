@@ -22,6 +22,9 @@ impl SensorOpts {
             cfg.sensor.allow = self.allow.clone();
         }
         cfg.sensor.self_signed |= self.self_signed;
+        if let Some(url) = &self.nats {
+            cfg.export.nats = Some(url.clone());
+        }
     }
 }
 

@@ -12,10 +12,12 @@ use crate::milter::listen::SocketSpec;
 
 mod alerts;
 mod analysis;
+mod export;
 mod web;
 
 pub use alerts::AlertsConfig;
 pub use analysis::AnalysisConfig;
+pub use export::ExportConfig;
 pub use web::WebConfig;
 
 /// Whole configuration file.
@@ -36,6 +38,8 @@ pub struct Config {
     pub analysis: AnalysisConfig,
     /// `[alerts]`: threat and health alerts by email.
     pub alerts: AlertsConfig,
+    /// `[export]`: publish every stored record to NATS JetStream.
+    pub export: ExportConfig,
 }
 
 /// `[sensor]` section.

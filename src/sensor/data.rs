@@ -1,6 +1,9 @@
 //! DATA: receive the copy, extract its metadata off the async threads, and
 //! answer 250 only once the record is durably committed — 451 if it could
 //! not be (the gateway keeps the copy queued and retries: nothing is lost).
+//! With export on, also only once its event is acknowledged by JetStream
+//! (`required`) or spooled; a retried copy (same Message-ID, recipients and
+//! content) is answered 250 again with the existing record's row id.
 
 use super::conn::Conn;
 use super::extract::{self, Envelope};
@@ -119,8 +122,19 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
         )
     });
     let rcpts = record.rcptto.len();
+    // The event is the stored record, id included (kept only if exporting).
+    let event = sensor.exporter.as_ref().map(|_| record.clone());
     match sensor.store.insert(record).await {
         Ok(id) => {
+            if let (Some(ex), Some(mut event)) = (&sensor.exporter, event) {
+                event.id = Some(id);
+                if let Err(e) = ex.export(&event).await {
+                    warn!(%uid, id, gateway = %st.peer, error = %e, "export failed, copy refused with 451 (stored; the retry is idempotent)");
+                    return conn
+                        .reply("451 4.3.0 Event export unavailable, try again later")
+                        .await;
+                }
+            }
             if let Some((spf, source, sender)) = summary {
                 info!(%uid, id, gateway = %st.peer, size, rcpts, auth_source = %source, spf = %spf, original_mailfrom = %sender, elapsed_us = started.elapsed().as_micros() as u64, "copy stored");
             }

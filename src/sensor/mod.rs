@@ -46,6 +46,8 @@ pub struct Sensor {
     pub tls: Option<TlsAcceptor>,
     /// Where records go.
     pub store: Store,
+    /// Publishes each stored record to NATS JetStream (`[export]`), if on.
+    pub exporter: Option<crate::export::Exporter>,
     /// Extraction settings (trusted authserv-ids, caps).
     pub extract: extract::ExtractOptions,
     /// Memory for messages in flight, in KiB permits.
@@ -74,6 +76,7 @@ impl Sensor {
             hostname,
             tls,
             store,
+            exporter: None,
             extract,
             per_ip: Mutex::new(HashMap::new()),
         }

@@ -15,7 +15,8 @@ pub struct Built {
     pub self_signed_pem: Option<String>,
 }
 
-/// Opens the store and sets up TLS as configured.
+/// Opens the store, starts the exporter and sets up TLS as configured
+/// (inside a tokio runtime: the exporter spawns its spool drainer).
 ///
 /// # Errors
 /// The store cannot be opened or the TLS files are unusable; the message
@@ -68,8 +69,10 @@ pub fn build(cfg: &Config) -> Result<Built, String> {
         trusted_authserv_ids: trusted,
         ..ExtractOptions::default()
     };
+    let mut sensor = Sensor::new(sc.clone(), hostname, tls, store, extract);
+    sensor.exporter = crate::export::Exporter::start(&cfg.export)?;
     Ok(Built {
-        sensor: Arc::new(Sensor::new(sc.clone(), hostname, tls, store, extract)),
+        sensor: Arc::new(sensor),
         self_signed_pem,
     })
 }

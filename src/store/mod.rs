@@ -70,6 +70,14 @@ impl Default for StoreOptions {
     }
 }
 
+/// The key that identifies `record` across retries and sensors: the
+/// content key (SHA-256 over Message-ID, sorted original recipients and the
+/// copy's hash) when the record has a Message-ID and a body hash, else its
+/// `uid`. The event stream uses it as `Nats-Msg-Id`.
+pub fn idempotency_key(record: &Record) -> String {
+    row::content_key(record).unwrap_or_else(|| record.uid.clone())
+}
+
 /// Where a store lives: a SQLite file, or a PostgreSQL database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {

@@ -135,7 +135,7 @@ impl Row {
 
 /// See [`Row::content_key`]. Fields are separated by a NUL, which none of
 /// them can contain, so different tuples never hash alike.
-fn content_key(record: &Record) -> Option<String> {
+pub(crate) fn content_key(record: &Record) -> Option<String> {
     use sha2::{Digest, Sha256};
     let msg_id = record.msg_id.as_deref().filter(|m| !m.is_empty())?;
     let body = record.body_sha256.as_deref()?;
