@@ -274,3 +274,27 @@ async fn two_writers_share_one_database() {
     a.close().await.expect("close a");
     b.close().await.expect("close b");
 }
+
+/// PostgreSQL restarts or fails over: the copy in flight fails (451, the
+/// gateway retries), the next insert reconnects, reads reconnect too.
+#[tokio::test]
+async fn reconnects_after_the_server_dropped_the_connections() {
+    let dir = TempDir::new("reconnect");
+    let store = Store::open_url(&dir.db(), StoreOptions::default()).expect("open");
+    store.insert(record("before", 1)).await.expect("insert");
+    assert_eq!(store.count().expect("count"), 1);
+    if !dir.drop_connections() {
+        println!("skipped on SQLite: no server connection to lose");
+        return;
+    }
+    let mut stored = false;
+    for _ in 0..3 {
+        if store.insert(record("after", 1)).await.is_ok() {
+            stored = true;
+            break;
+        }
+    }
+    assert!(stored, "no reconnect within 3 inserts");
+    assert_eq!(store.count().expect("count after reconnect"), 2);
+    store.close().await.expect("close");
+}

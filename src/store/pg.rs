@@ -63,21 +63,28 @@ pub(crate) fn open(
     }
     let url = url.to_string();
     let sync_full = opts.synchronous_full;
+    let session = if sync_full {
+        ""
+    } else {
+        "SET synchronous_commit = off"
+    };
     let client = off_runtime(|| -> Result<Client, StoreError> {
         let mut client = connect(&url, path)?;
         pg_schema::migrate(&mut client, path)?;
-        if !sync_full {
+        if !session.is_empty() {
             client
-                .batch_execute("SET synchronous_commit = off")
+                .batch_execute(session)
                 .map_err(|e| StoreError::new(ErrorKind::Open, "open", path, e.to_string()))?;
         }
         Ok(client)
     })?;
-    let readers = PgReadPool::new(url, Arc::clone(path));
+    let readers = PgReadPool::new(url.clone(), Arc::clone(path));
     readers.check()?;
     Ok((
         PgWriter {
             client,
+            url: url.clone(),
+            session,
             path: Arc::clone(path),
         },
         readers,
@@ -109,9 +116,14 @@ fn retryable(e: &postgres::Error) -> bool {
 /// Times a batch is retried after a deadlock with another sensor's batch.
 const BATCH_ATTEMPTS: usize = 5;
 
-/// The writer thread's connection.
+/// The writer thread's connection, reopened when the server dropped it
+/// (restart, failover): the batch that met the broken connection fails
+/// (451, the gateway retries), the next one reconnects.
 pub(crate) struct PgWriter {
     client: Client,
+    url: String,
+    /// Session settings applied to every new connection.
+    session: &'static str,
     path: Arc<Path>,
 }
 
@@ -131,6 +143,16 @@ impl WriteBackend for PgWriter {
         order.sort_by(|&a, &b| {
             (&rows[a].content_key, &rows[a].uid).cmp(&(&rows[b].content_key, &rows[b].uid))
         });
+        if self.client.is_closed() {
+            tracing::info!(db = %self.path.display(), "store connection lost; reconnecting");
+            let mut client = connect(&self.url, &self.path)?;
+            if !self.session.is_empty() {
+                client
+                    .batch_execute(self.session)
+                    .map_err(|e| db_err(&self.path, "reconnect", e))?;
+            }
+            self.client = client;
+        }
         let mut attempt = 1;
         loop {
             match self.try_batch(rows, &order) {

@@ -101,28 +101,52 @@ impl PgReadPool {
     }
 
     /// Runs `f` with an idle connection (or a new one) on a thread outside
-    /// the runtime, and keeps the connection unless `f` failed or it broke.
+    /// the runtime, and keeps the connection unless `f` failed. A pooled
+    /// connection the server has closed is replaced and `f` run again.
     pub(crate) fn with_client<T: Send>(
         &self,
         op: &'static str,
-        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send,
+        f: impl Fn(&mut Client) -> Result<T, postgres::Error> + Send + Sync,
     ) -> Result<T, StoreError> {
         let idle = match self.idle.lock() {
             Ok(mut pool) => pool.pop(),
             Err(poisoned) => poisoned.into_inner().pop(),
         };
+        // A client is only ever dropped off the runtime (dropping one
+        // blocks on its own runtime): a failed one inside the closure, a
+        // surplus one in `off_runtime` below.
         let (result, client) = off_runtime(|| {
-            let mut client = match idle {
-                Some(c) if !c.is_closed() => c,
-                _ => connect(&self.url, &self.path)?,
+            let (mut client, reused) = match idle {
+                Some(c) if !c.is_closed() => (c, true),
+                _ => (connect(&self.url, &self.path)?, false),
             };
-            let result = f(&mut client).map_err(|e| db_err(&self.path, op, e));
-            Ok::<_, StoreError>((result, client))
+            let mut result = f(&mut client);
+            if reused && result.is_err() && client.is_closed() {
+                // The server dropped the idle connection (restart,
+                // failover): once more on a fresh one.
+                drop(client);
+                client = connect(&self.url, &self.path)?;
+                result = f(&mut client);
+            }
+            match result {
+                Ok(v) => Ok::<_, StoreError>((v, Some(client))),
+                Err(e) => {
+                    let err = db_err(&self.path, op, e);
+                    drop(client);
+                    Err(err)
+                }
+            }
         })?;
-        let result = result?;
-        if let Ok(mut pool) = self.idle.lock() {
-            if pool.len() < READ_POOL_IDLE {
-                pool.push(client);
+        if let Some(client) = client {
+            let surplus = match self.idle.lock() {
+                Ok(mut pool) if pool.len() < READ_POOL_IDLE => {
+                    pool.push(client);
+                    None
+                }
+                _ => Some(client),
+            };
+            if let Some(client) = surplus {
+                off_runtime(move || drop(client));
             }
         }
         Ok(result)

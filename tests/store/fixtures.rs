@@ -66,6 +66,23 @@ impl TempDir {
         TempDir(dir, pg)
     }
 
+    /// PostgreSQL only: terminates every connection to the test's database
+    /// (a server restart or failover, as the store sees it). `false` on
+    /// SQLite.
+    pub fn drop_connections(&self) -> bool {
+        let Some((server, db)) = &self.1 else {
+            return false;
+        };
+        pg_admin(
+            server,
+            format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+            ),
+        );
+        true
+    }
+
     /// Where the test's store lives: a SQLite path, or a PostgreSQL URL.
     pub fn db(&self) -> String {
         match &self.1 {
