@@ -203,3 +203,19 @@ async fn required_export_answers_451_until_nats_acknowledges() {
     assert!(spooled(&d) == 0, "required mode does not spool");
     s.stop().await;
 }
+
+/// Without export too: the gateway's retry of a copy (same Message-ID,
+/// recipients and content, e.g. after a lost 250) is answered 250 and stays
+/// one record; a different copy is another record.
+#[tokio::test]
+async fn retried_copy_is_answered_250_and_stored_once() {
+    let mut c = Config::default();
+    c.sensor.trusted_authserv_ids = vec!["mx.example.com".into()];
+    let s = TestSensor::spawn(c).await;
+    for subject in ["retried", "retried", "other"] {
+        let r = send(&s, subject).await;
+        assert!(r.starts_with("250 2.0.0"), "{subject}: {r}");
+    }
+    assert_eq!(s.store.count().expect("count"), 2);
+    s.stop().await;
+}
