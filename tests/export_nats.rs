@@ -205,17 +205,24 @@ async fn required_export_answers_451_until_nats_acknowledges() {
 }
 
 /// Without export too: the gateway's retry of a copy (same Message-ID,
-/// recipients and content, e.g. after a lost 250) is answered 250 and stays
-/// one record; a different copy is another record.
+/// recipients and content, e.g. after a lost 250) is answered 250 with the
+/// uid it is stored under and stays one record; a different copy is another.
 #[tokio::test]
 async fn retried_copy_is_answered_250_and_stored_once() {
     let mut c = Config::default();
     c.sensor.trusted_authserv_ids = vec!["mx.example.com".into()];
     let s = TestSensor::spawn(c).await;
+    let mut replies = Vec::new();
     for subject in ["retried", "retried", "other"] {
         let r = send(&s, subject).await;
-        assert!(r.starts_with("250 2.0.0"), "{subject}: {r}");
+        assert!(r.starts_with("250 2.0.0 Ok: stored as "), "{subject}: {r}");
+        replies.push(r);
     }
+    assert_eq!(
+        replies[0], replies[1],
+        "the retry is answered with the stored uid"
+    );
+    assert_ne!(replies[0], replies[2]);
     assert_eq!(s.store.count().expect("count"), 2);
     s.stop().await;
 }

@@ -199,6 +199,20 @@ async fn retried_copy_is_stored_once() {
         .expect("other");
     assert_ne!(other, first);
     assert_eq!(store.count().expect("count"), 3);
+    // The sensor's view: the retry is a duplicate of the first uid.
+    let dup = store
+        .insert_copy(copy("r6", &["bob@example.com", "carol@example.com"], "aa"))
+        .await
+        .expect("retry");
+    assert_eq!(
+        (dup.id, dup.uid.as_str(), dup.duplicate),
+        (first, "r1", true)
+    );
+    let new = store
+        .insert_copy(copy("r7", &["erin@example.com"], "cc"))
+        .await
+        .expect("new");
+    assert_eq!((new.uid.as_str(), new.duplicate), ("r7", false));
     assert_eq!(store.get(first).expect("get").map(|r| r.uid), s("r1"));
 }
 

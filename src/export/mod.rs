@@ -15,7 +15,8 @@
 //! stream's duplicate window (2 minutes). The stream is created if missing.
 //! Metrics: `authsense_export_published_total`,
 //! `authsense_export_spooled_total`, `authsense_export_failures_total`,
-//! gauge `authsense_export_spool_depth`.
+//! gauges `authsense_export_spool_depth` and `authsense_export_up` (1 after
+//! an acknowledged publish, 0 after a failed one).
 
 pub mod consume;
 pub mod spool;
@@ -212,13 +213,20 @@ impl Exporter {
         match tokio::time::timeout(self.inner.ack_timeout, sent).await {
             Ok(Ok(_ack)) => {
                 metrics::counter!("authsense_export_published_total").increment(1);
+                metrics::gauge!("authsense_export_up").set(1.0);
                 if let Ok(mut e) = self.inner.last_error.lock() {
                     *e = None;
                 }
                 Ok(())
             }
-            Ok(Err(e)) => Err(ExportError(format!("publish: {e}"))),
-            Err(_) => Err(ExportError("publish: no acknowledgement in time".into())),
+            Ok(Err(e)) => {
+                metrics::gauge!("authsense_export_up").set(0.0);
+                Err(ExportError(format!("publish: {e}")))
+            }
+            Err(_) => {
+                metrics::gauge!("authsense_export_up").set(0.0);
+                Err(ExportError("publish: no acknowledgement in time".into()))
+            }
         }
     }
 

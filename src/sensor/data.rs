@@ -3,7 +3,7 @@
 //! not be (the gateway keeps the copy queued and retries: nothing is lost).
 //! With export on, also only once its event is acknowledged by JetStream
 //! (`required`) or spooled; a retried copy (same Message-ID, recipients and
-//! content) is answered 250 again with the existing record's row id.
+//! content) is answered 250 again, "stored as" the first copy's uid.
 
 use super::conn::Conn;
 use super::extract::{self, Envelope};
@@ -124,8 +124,9 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
     let rcpts = record.rcptto.len();
     // The event is the stored record, id included (kept only if exporting).
     let event = sensor.exporter.as_ref().map(|_| record.clone());
-    match sensor.store.insert(record).await {
-        Ok(id) => {
+    match sensor.store.insert_copy(record).await {
+        Ok(stored) => {
+            let id = stored.id;
             if let (Some(ex), Some(mut event)) = (&sensor.exporter, event) {
                 event.id = Some(id);
                 if let Err(e) = ex.export(&event).await {
@@ -138,7 +139,11 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
             if let Some((spf, source, sender)) = summary {
                 info!(%uid, id, gateway = %st.peer, size, rcpts, auth_source = %source, spf = %spf, original_mailfrom = %sender, elapsed_us = started.elapsed().as_micros() as u64, "copy stored");
             }
-            conn.reply(&format!("250 2.0.0 Ok: stored as {uid}")).await
+            if stored.duplicate {
+                info!(%uid, id, stored_as = %stored.uid, gateway = %st.peer, "retried copy, already stored");
+            }
+            conn.reply(&format!("250 2.0.0 Ok: stored as {}", stored.uid))
+                .await
         }
         Err(e) => {
             warn!(%uid, gateway = %st.peer, error = %e, "store failed, copy refused with 451");

@@ -164,6 +164,18 @@ impl Filter {
     }
 }
 
+/// Where [`Store::insert_copy`] put a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Row id.
+    pub id: i64,
+    /// The uid the record is stored under: its own, or for a duplicate the
+    /// first copy's.
+    pub uid: String,
+    /// The record was already stored (same uid, or a retried copy).
+    pub duplicate: bool,
+}
+
 /// Handle to an open store: cheap to clone, `Send + Sync`.
 ///
 /// Reads (`query`, `get`, `count`) are synchronous and short; from async
@@ -272,10 +284,25 @@ impl Store {
     /// record of a failed batch gets it), e.g. [`ErrorKind::Full`], or
     /// [`ErrorKind::Closed`] after [`Store::close`].
     pub async fn insert(&self, record: Record) -> Result<i64, StoreError> {
+        Ok(self.insert_copy(record).await?.id)
+    }
+
+    /// [`Store::insert`], also saying whether the record was a duplicate
+    /// and, if so, the uid it was stored under (the sensor answers a
+    /// retried copy with that uid).
+    ///
+    /// # Errors
+    /// As [`Store::insert`].
+    pub async fn insert_copy(&self, record: Record) -> Result<Stored, StoreError> {
         let row = row::Row::from_record(&record).map_err(|detail| {
             StoreError::new(ErrorKind::InvalidRecord, "insert", &self.inner.path, detail)
         })?;
-        self.inner.writer.insert(row).await
+        let done = self.inner.writer.insert(row).await?;
+        Ok(Stored {
+            id: done.id,
+            duplicate: done.existing_uid.is_some(),
+            uid: done.existing_uid.unwrap_or(record.uid),
+        })
     }
 
     /// Records matching `filter`, newest first, with `id` set. Reads the

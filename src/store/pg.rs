@@ -16,7 +16,7 @@ use super::error::{ErrorKind, StoreError};
 use super::pg_read::PgReadPool;
 use super::pg_schema;
 use super::row::Row;
-use super::writer::WriteBackend;
+use super::writer::{Inserted, WriteBackend};
 use super::StoreOptions;
 use postgres::{Client, NoTls};
 use std::path::Path;
@@ -138,7 +138,7 @@ impl WriteBackend for PgWriter {
     /// Rows go in in content-key order, so two sensors' batches that share
     /// retried copies wait on each other's unique-index entries in the same
     /// order; a deadlock that still happens is retried.
-    fn insert_batch(&mut self, rows: &[Row]) -> Result<Vec<i64>, StoreError> {
+    fn insert_batch(&mut self, rows: &[Row]) -> Result<Vec<Inserted>, StoreError> {
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.sort_by(|&a, &b| {
             (&rows[a].content_key, &rows[a].uid).cmp(&(&rows[b].content_key, &rows[b].uid))
@@ -180,15 +180,26 @@ impl WriteBackend for PgWriter {
 
 impl PgWriter {
     /// One attempt at the batch, inserting in `order`; ids in row order.
-    fn try_batch(&mut self, rows: &[Row], order: &[usize]) -> Result<Vec<i64>, postgres::Error> {
+    fn try_batch(
+        &mut self,
+        rows: &[Row],
+        order: &[usize],
+    ) -> Result<Vec<Inserted>, postgres::Error> {
         let mut tx = self.client.transaction()?;
         let insert = tx.prepare(INSERT)?;
-        let existing = tx.prepare("SELECT id FROM messages WHERE uid = $1 OR content_key = $2")?;
+        let existing =
+            tx.prepare("SELECT id, uid FROM messages WHERE uid = $1 OR content_key = $2")?;
         let recipient = tx.prepare(
             "INSERT INTO recipients (message_id, address) VALUES ($1, $2)
              ON CONFLICT DO NOTHING",
         )?;
-        let mut ids = vec![0i64; rows.len()];
+        let mut ids = vec![
+            Inserted {
+                id: 0,
+                existing_uid: None
+            };
+            rows.len()
+        ];
         for &i in order {
             let row = &rows[i];
             let inserted = tx.query_opt(
@@ -220,12 +231,19 @@ impl PgWriter {
                     for address in &row.recipients {
                         tx.execute(&recipient, &[&id, address])?;
                     }
-                    id
+                    Inserted {
+                        id,
+                        existing_uid: None,
+                    }
                 }
-                // A retried copy: idempotent, answer with the stored id.
-                None => tx
-                    .query_one(&existing, &[&row.uid, &row.content_key])?
-                    .get(0),
+                // A retried copy: idempotent, answer with the stored row.
+                None => {
+                    let r = tx.query_one(&existing, &[&row.uid, &row.content_key])?;
+                    Inserted {
+                        id: r.get(0),
+                        existing_uid: Some(r.get(1)),
+                    }
+                }
             };
         }
         tx.commit()?;

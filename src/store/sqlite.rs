@@ -18,7 +18,7 @@
 use super::error::{ErrorKind, StoreError};
 use super::filter::{self, Param};
 use super::row::Row;
-use super::writer::WriteBackend;
+use super::writer::{Inserted, WriteBackend};
 use super::{schema, Filter, StoreOptions};
 use crate::sensor::record::Record;
 use rusqlite::types::Value;
@@ -122,7 +122,7 @@ pub(crate) struct SqliteWriter {
 }
 
 impl WriteBackend for SqliteWriter {
-    fn insert_batch(&mut self, rows: &[Row]) -> Result<Vec<i64>, StoreError> {
+    fn insert_batch(&mut self, rows: &[Row]) -> Result<Vec<Inserted>, StoreError> {
         let err = |e| db_err(&self.path, "insert", e);
         let tx = self
             .conn
@@ -142,7 +142,7 @@ impl WriteBackend for SqliteWriter {
                 )
                 .map_err(err)?;
             let mut existing = tx
-                .prepare_cached("SELECT id FROM messages WHERE uid = ?1 OR content_key = ?2")
+                .prepare_cached("SELECT id, uid FROM messages WHERE uid = ?1 OR content_key = ?2")
                 .map_err(err)?;
             let mut recipient = tx
                 .prepare_cached(
@@ -177,12 +177,21 @@ impl WriteBackend for SqliteWriter {
                     for address in &row.recipients {
                         recipient.execute(params![id, address]).map_err(err)?;
                     }
-                    id
+                    Inserted {
+                        id,
+                        existing_uid: None,
+                    }
                 } else {
-                    // A retried copy: idempotent, answer with the stored id.
-                    existing
-                        .query_row(params![row.uid, row.content_key], |r| r.get(0))
-                        .map_err(err)?
+                    // A retried copy: idempotent, answer with the stored row.
+                    let (id, uid) = existing
+                        .query_row(params![row.uid, row.content_key], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
+                        .map_err(err)?;
+                    Inserted {
+                        id,
+                        existing_uid: Some(uid),
+                    }
                 };
                 ids.push(id);
             }
