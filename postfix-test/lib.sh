@@ -18,6 +18,7 @@ LAB=${LAB:-}
 LAB_PIDS=()      # "pid:name" of background processes, stopped in reverse order
 LAB_PF_BASES=()  # Postfix instances started (stopped with postfix -c ... stop)
 LAB_NSD_PIDFILE=""
+LAB_PG_DIRS=()   # private PostgreSQL clusters (stopped with postfix-test/pg stop)
 
 lab_log() { printf '%s\n' "lab: $*" >&2; }
 # lab_die MSG: log, call the script's lab_on_die hook if it defines one, exit 1.
@@ -73,6 +74,9 @@ lab_cleanup() {
         lab_stop_pid "${entry%%:*}" "${entry#*:}"
     done
     LAB_PIDS=()
+    for base in "${LAB_PG_DIRS[@]}"; do
+        "$LAB_LIB_DIR/pg" stop "$base"
+    done
     if [[ -n "$LAB" && -d "$LAB" ]]; then
         if [[ "${LAB_KEEP:-0}" == 1 ]]; then
             lab_log "kept scratch dir $LAB"
@@ -703,4 +707,31 @@ blackhole_start() {
     lab_register_pid "$BLACKHOLE_PID" blackhole
     lab_wait_port "$port" 50 "$BLACKHOLE_PID" ||
         { cat "$LAB/blackhole-$port.log" >&2; lab_die "blackhole not listening on 127.0.0.1:$port"; }
+}
+
+# ------------------------------------------------------ PostgreSQL, NATS -----
+
+# pg_start PORT: a private PostgreSQL cluster in $LAB/pg on 127.0.0.1:PORT
+# (postfix-test/pg; trust auth, stopped by lab_cleanup).  Sets PG_URL.
+pg_start() {
+    local port=$1
+    lab_require_free_port "$port" postgresql
+    LAB_PG_DIRS+=("$LAB/pg")
+    PG_URL=$("$LAB_LIB_DIR/pg" start "$LAB/pg" "$port") || lab_die "PostgreSQL did not start"
+}
+
+# nats_start PORT [DIR]: nats-server -js on 127.0.0.1:PORT (monitoring on
+# PORT+1), JetStream store in DIR (default $LAB/nats; reuse it to restart with
+# the same streams).  Sets NATS_URL and NATS_PID.
+nats_start() {
+    local port=$1 dir=${2:-$LAB/nats}
+    lab_require_free_port "$port" nats-server
+    NATS_URL=$("$LAB_LIB_DIR/nats" start "$dir" "$port") || lab_die "nats-server did not start"
+    NATS_PID=$(cat "$dir/nats.pid")
+    lab_register_pid "$NATS_PID" nats-server
+}
+
+# nats_stop: stop the nats-server started by nats_start.
+nats_stop() {
+    [[ -n "${NATS_PID:-}" ]] && lab_stop_pid "$NATS_PID" nats-server
 }

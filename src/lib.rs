@@ -12,6 +12,7 @@ pub mod authres;
 pub mod cli;
 pub mod config;
 pub mod dns;
+pub mod export;
 pub mod metrics;
 pub mod milter;
 pub mod sensor;

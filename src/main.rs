@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         | Command::Check(_)
         | Command::Messages(_)
         | Command::Status(_)
+        | Command::Export(_)
         | Command::PostfixConfig(_) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
             Command::Sensor(a) => cli::sensor(a).await,
             Command::Messages(a) => cli::messages(a).await,
             Command::Status(a) => cli::status(a).await,
+            Command::Export(a) => cli::export(a).await,
             Command::Check(a) => cli::check(a).await,
             Command::PostfixConfig(a) => cli::postfix_config(a),
         }

@@ -200,8 +200,10 @@ async fn tls_stall(addr: SocketAddr, partial: bool) -> Duration {
     Duration::ZERO
 }
 
-/// Copies twice the size cap (552, session goes on), then one that fits.
-async fn oversize(addr: SocketAddr) -> String {
+/// Copies twice the size cap (552, session goes on), then one that fits
+/// (its Message-ID tagged: identical copies would be one retried message,
+/// stored once).
+async fn oversize(addr: SocketAddr, tag: &str) -> String {
     let mut c = connect(addr, 10).await;
     ehlo(&mut c).await;
     let r = c.cmd("MAIL FROM:<o@gw.example.com> SIZE=5000000").await;
@@ -213,7 +215,7 @@ async fn oversize(addr: SocketAddr) -> String {
         c.send(&big).await;
         assert!(c.reply().await.starts_with("552 5.3.4"));
     }
-    transaction(&mut c, "after-oversize").await
+    transaction(&mut c, &format!("after-oversize-{tag}")).await
 }
 
 async fn start_data(c: &mut Conn) {
@@ -322,7 +324,7 @@ async fn abusers_are_cut_off_and_a_good_client_stays_served() {
     abuse.spawn(flood_read(addr));
     abuse.spawn(flood_unread(addr));
     let stored = tokio::spawn(async move {
-        let (a, b, c) = tokio::join!(oversize(addr), oversize(addr), many_rcpts(addr));
+        let (a, b, c) = tokio::join!(oversize(addr, "a"), oversize(addr, "b"), many_rcpts(addr));
         vec![a, b, c]
     });
     // The probe: whole transactions on fresh sessions until the abuse ends.

@@ -9,6 +9,8 @@ mod durability;
 mod fixtures;
 #[path = "store/migrate.rs"]
 mod migrate;
+#[path = "store/visibility.rs"]
+mod visibility;
 
 use authsense::sensor::record::{AuthInfo, AuthSource, Record};
 use authsense::store::{ErrorKind, Filter, Store, StoreOptions};
@@ -24,7 +26,7 @@ fn store_is_a_cheap_shared_handle() {
 #[tokio::test]
 async fn round_trip() {
     let dir = TempDir::new("round-trip");
-    let store = Store::open(&dir.db(), StoreOptions::default()).expect("open");
+    let store = Store::open_url(&dir.db(), StoreOptions::default()).expect("open");
     let rec = record("rt-1", 5);
     let id = store.insert(rec.clone()).await.expect("insert");
     let got = store.get(id).expect("get").expect("present");
@@ -45,7 +47,7 @@ async fn round_trip() {
 #[tokio::test]
 async fn invalid_record_is_an_error_for_that_record_only() {
     let dir = TempDir::new("invalid");
-    let store = Store::open(&dir.db(), StoreOptions::default()).expect("open");
+    let store = Store::open_url(&dir.db(), StoreOptions::default()).expect("open");
     let mut bad = record("bad", 1);
     bad.ts = "yesterday".into();
     let err = store.insert(bad).await.expect_err("bad ts");
@@ -58,7 +60,7 @@ async fn invalid_record_is_an_error_for_that_record_only() {
 #[tokio::test]
 async fn filters() {
     let dir = TempDir::new("filters");
-    let store = Store::open(&dir.db(), StoreOptions::default()).expect("open");
+    let store = Store::open_url(&dir.db(), StoreOptions::default()).expect("open");
     let a = record("a", 300);
     let mut b = record("b", 200);
     b.original.mailfrom = Some("Mallory@Evil.TEST".into());
@@ -124,7 +126,7 @@ async fn filters() {
 #[tokio::test]
 async fn newest_first_and_paging() {
     let dir = TempDir::new("paging");
-    let store = Store::open(&dir.db(), StoreOptions::default()).expect("open");
+    let store = Store::open_url(&dir.db(), StoreOptions::default()).expect("open");
     // Inserted in scrambled time order: the order must follow ts.
     let ages: Vec<u64> = (0..25).map(|i| (i * 7) % 25).collect();
     for age in &ages {
@@ -154,7 +156,7 @@ async fn newest_first_and_paging() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_uid_is_idempotent() {
     let dir = TempDir::new("dup");
-    let store = Store::open(&dir.db(), StoreOptions::default()).expect("open");
+    let store = Store::open_url(&dir.db(), StoreOptions::default()).expect("open");
     let first = store.insert(record("same", 1)).await.expect("insert");
     let again = store.insert(record("same", 0)).await.expect("retry");
     assert_eq!(first, again);
@@ -167,10 +169,61 @@ async fn duplicate_uid_is_idempotent() {
     assert_eq!(store.count().expect("count"), 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_copy_is_stored_once() {
+    let dir = TempDir::new("retried");
+    let store = Store::open_url(&dir.db(), StoreOptions::default()).expect("open");
+    // Same Message-ID, original recipients and content: a retry, even with
+    // a new uid (another sensor, or the same one after a lost 250).
+    let copy = |uid: &str, rcpts: &[&str], body: &str| {
+        let mut r = record(uid, 1);
+        r.msg_id = Some("retry@sender.example".into());
+        r.rcptto = rcpts.iter().map(|s| s.to_string()).collect();
+        r.body_sha256 = Some(body.into());
+        r
+    };
+    let first = store
+        .insert(copy("r1", &["bob@example.com", "carol@example.com"], "aa"))
+        .await
+        .expect("insert");
+    let again = store
+        .insert(copy("r2", &["carol@example.com", "bob@example.com"], "aa"))
+        .await
+        .expect("retry");
+    assert_eq!(first, again);
+    let (x, y) = tokio::join!(
+        store.insert(copy("r3", &["dave@example.com"], "aa")),
+        store.insert(copy("r4", &["dave@example.com"], "aa"))
+    );
+    assert_eq!(x.expect("x"), y.expect("y"));
+    // Other recipients or other content: another message.
+    let other = store
+        .insert(copy("r5", &["bob@example.com"], "bb"))
+        .await
+        .expect("other");
+    assert_ne!(other, first);
+    assert_eq!(store.count().expect("count"), 3);
+    // The sensor's view: the retry is a duplicate of the first uid.
+    let dup = store
+        .insert_copy(copy("r6", &["bob@example.com", "carol@example.com"], "aa"))
+        .await
+        .expect("retry");
+    assert_eq!(
+        (dup.id, dup.uid.as_str(), dup.duplicate),
+        (first, "r1", true)
+    );
+    let new = store
+        .insert_copy(copy("r7", &["erin@example.com"], "cc"))
+        .await
+        .expect("new");
+    assert_eq!((new.uid.as_str(), new.duplicate), ("r7", false));
+    assert_eq!(store.get(first).expect("get").map(|r| r.uid), s("r1"));
+}
+
 #[tokio::test]
 async fn retention_purges_only_older_records() {
     let dir = TempDir::new("retention");
-    let store = Store::open(&dir.db(), StoreOptions::default()).expect("open");
+    let store = Store::open_url(&dir.db(), StoreOptions::default()).expect("open");
     let day = 24 * 60;
     for (uid, age) in [("old", 10 * day), ("mid", 5 * day), ("new", 1)] {
         store.insert(record(uid, age)).await.expect("insert");
@@ -196,10 +249,101 @@ async fn retention_purges_only_older_records() {
         retention_days: Some(3),
         ..Default::default()
     };
-    let store = Store::open(&dir.db(), opts).expect("reopen with retention");
+    let store = Store::open_url(&dir.db(), opts).expect("reopen with retention");
     assert_eq!(uids(&store.query(&Filter::default()).expect("q")), ["new"]);
     assert_eq!(
         store.purge_older_than(UNIX_EPOCH).expect("purge nothing"),
         0
     );
+}
+
+/// Two sensors of a fleet writing to one database at once, each receiving a
+/// copy of every message (a retry to the other sensor): stored once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_writers_share_one_database() {
+    const N: usize = 200;
+    let dir = TempDir::new("two-writers");
+    let a = Store::open_url(&dir.db(), StoreOptions::default()).expect("open a");
+    let b = Store::open_url(&dir.db(), StoreOptions::default()).expect("open b");
+    let copy = |sensor: &str, i: usize| {
+        let mut r = record(&format!("{sensor}-{i}"), 1);
+        r.msg_id = Some(format!("m{i}@sender.example"));
+        r.body_sha256 = Some(format!("{i:064x}"));
+        r
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..N {
+        for (sensor, store) in [("a", a.clone()), ("b", b.clone())] {
+            let rec = copy(sensor, i);
+            tasks.spawn(async move { (i, store.insert(rec).await.expect("insert")) });
+        }
+    }
+    let mut ids = vec![Vec::new(); N];
+    while let Some(done) = tasks.join_next().await {
+        let (i, id) = done.expect("task");
+        ids[i].push(id);
+    }
+    for (i, pair) in ids.iter().enumerate() {
+        assert_eq!(pair.len(), 2);
+        assert_eq!(pair[0], pair[1], "message {i} stored twice");
+    }
+    assert_eq!(a.count().expect("count"), N as u64);
+    assert_eq!(b.count().expect("count"), N as u64);
+    a.close().await.expect("close a");
+    b.close().await.expect("close b");
+}
+
+/// PostgreSQL restarts or fails over: the copy in flight fails (451, the
+/// gateway retries), the next insert reconnects, reads reconnect too.
+#[tokio::test]
+async fn reconnects_after_the_server_dropped_the_connections() {
+    let dir = TempDir::new("reconnect");
+    let store = Store::open_url(&dir.db(), StoreOptions::default()).expect("open");
+    store.insert(record("before", 1)).await.expect("insert");
+    assert_eq!(store.count().expect("count"), 1);
+    if !dir.drop_connections() {
+        println!("skipped on SQLite: no server connection to lose");
+        return;
+    }
+    let mut stored = false;
+    for _ in 0..3 {
+        if store.insert(record("after", 1)).await.is_ok() {
+            stored = true;
+            break;
+        }
+    }
+    assert!(stored, "no reconnect within 3 inserts");
+    assert_eq!(store.count().expect("count after reconnect"), 2);
+    store.close().await.expect("close");
+}
+
+/// `authsense export --jsonl`: every record once, as one JSON object per
+/// line, across pages (1,000 per query).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dump_jsonl_writes_every_record_once() {
+    const N: usize = 1200;
+    let dir = TempDir::new("jsonl");
+    let store = Store::open_url(&dir.db(), StoreOptions::default()).expect("open");
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..N {
+        let store = store.clone();
+        tasks.spawn(async move { store.insert(record(&format!("j{i}"), 1)).await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("task").expect("insert");
+    }
+    let mut out = Vec::new();
+    let n = authsense::export::consume::dump_jsonl(&store, &mut out).expect("dump");
+    assert_eq!(n, N as u64);
+    let text = String::from_utf8(out).expect("utf-8");
+    let uids: std::collections::HashSet<String> = text
+        .lines()
+        .map(|l| {
+            let r: Record = serde_json::from_str(l).expect("a record per line");
+            assert!(r.id.is_some());
+            r.uid
+        })
+        .collect();
+    assert_eq!(uids.len(), N);
+    store.close().await.expect("close");
 }

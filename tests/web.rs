@@ -263,6 +263,8 @@ async fn status_report_per_gateway_with_state_and_rule() {
         .contains("33% of copies lack trusted SPF results"));
     assert_eq!(st["state"], "yellow");
     assert_eq!(st["records"], 3);
+    assert_eq!(st["store"]["backend"], "sqlite", "{st}");
+    assert!(st.get("export").is_none(), "export is off: {st}");
     let page = get(web, "/", None).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<tr class=\"gateway\" data-ip=\"127.0.0.1\"><td><span class=\"state state-yellow\">yellow</span>"));

@@ -1,11 +1,13 @@
 //! Command line: clap definitions; the commands live in submodules. Flags
 //! override the TOML configuration file.
 
+mod export;
 mod milter;
 mod postfix_config;
 mod sensor;
 mod status;
 
+pub use export::{export, ExportArgs};
 pub use milter::{check, milter};
 pub use postfix_config::{postfix_config, PostfixConfigArgs, SensorMode};
 pub use sensor::{messages, run, sensor};
@@ -48,6 +50,9 @@ pub enum Command {
     /// Print the status page as text: per gateway, the last hour's copies,
     /// result shares and green/yellow/red state with the rule that set it.
     Status(StatusArgs),
+    /// Print records as JSON lines for SIEM pipelines: from the NATS
+    /// JetStream event stream (--from-stream) or from a store (--jsonl).
+    Export(ExportArgs),
     /// Print the header(s) the milter would stamp for a client, HELO name and
     /// sender, without sending mail (uses the same configuration and DNS).
     Check(CheckArgs),
@@ -87,9 +92,10 @@ pub struct MilterArgs {
 /// Sensor options (also taken by `run`).
 #[derive(Debug, Args)]
 pub struct SensorOpts {
-    /// SQLite database file [default: ./authsense.db].
-    #[arg(long, value_name = "PATH")]
-    db: Option<PathBuf>,
+    /// SQLite database file, or a postgres:// URL for a fleet sharing one
+    /// PostgreSQL database [default: ./authsense.db].
+    #[arg(long, value_name = "PATH|URL")]
+    db: Option<String>,
     /// Trust authentication headers with this authserv-id (repeatable)
     /// [default: the milter's authserv-id].
     #[arg(long = "trusted-authserv-id", value_name = "ID")]
@@ -103,6 +109,10 @@ pub struct SensorOpts {
     /// Web UI, JSON API and /metrics address [default: 127.0.0.1:8025].
     #[arg(long, value_name = "ADDR")]
     web: Option<SocketAddr>,
+    /// Publish every stored record to NATS JetStream at this URL (turns
+    /// [export] on; see [export] required for the delivery guarantee).
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
 }
 
 /// `authsense sensor`.
@@ -138,9 +148,9 @@ pub struct MessagesArgs {
     /// TOML configuration file (for the store path).
     #[arg(short, long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// SQLite database file [default: ./authsense.db].
-    #[arg(long, value_name = "PATH")]
-    db: Option<PathBuf>,
+    /// SQLite database file or postgres:// URL [default: ./authsense.db].
+    #[arg(long, value_name = "PATH|URL")]
+    db: Option<String>,
     /// Only records received since this time: RFC 3339 (2026-11-27T10:00:00Z)
     /// or an age such as 2h, 30min, 7days.
     #[arg(long, value_name = "TIME")]
@@ -195,9 +205,9 @@ pub struct StatusArgs {
     /// TOML configuration file (for the store path).
     #[arg(short, long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// SQLite database file [default: ./authsense.db].
-    #[arg(long, value_name = "PATH")]
-    db: Option<PathBuf>,
+    /// SQLite database file or postgres:// URL [default: ./authsense.db].
+    #[arg(long, value_name = "PATH|URL")]
+    db: Option<String>,
     /// The report as JSON (the same object as GET /api/status).
     #[arg(long)]
     json: bool,

@@ -14,7 +14,7 @@ use tracing::info;
 impl SensorOpts {
     fn apply(&self, cfg: &mut Config) {
         if let Some(db) = &self.db {
-            cfg.store.path = db.clone();
+            cfg.store.set_db(db);
         }
         if !self.trusted_authserv_ids.is_empty() {
             cfg.sensor.trusted_authserv_ids = self.trusted_authserv_ids.clone();
@@ -25,6 +25,9 @@ impl SensorOpts {
         cfg.sensor.self_signed |= self.self_signed;
         if let Some(web) = self.web {
             cfg.web.listen = web;
+        }
+        if let Some(url) = &self.nats {
+            cfg.export.nats = Some(url.clone());
         }
     }
 }
@@ -52,12 +55,19 @@ async fn serve_sensor(
     milter: bool,
 ) -> Result<(), String> {
     let built = setup::build(cfg)?;
-    let web = crate::web::spawn(&cfg.web, built.sensor.store.clone(), milter, stop.clone()).await;
+    let web = crate::web::spawn(
+        &cfg.web,
+        built.sensor.store.clone(),
+        milter,
+        built.sensor.exporter.clone(),
+        stop.clone(),
+    )
+    .await;
     let addr = cfg.sensor.listen;
     let listener = listen(addr, cfg.sensor.max_sessions)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let s = built.sensor.clone();
-    info!(listen = %addr, db = %cfg.store.path.display(), trusted_authserv_ids = ?s.extract.trusted_authserv_ids, tls = s.tls.is_some(), alerts = s.alerts.is_some(), "authsense sensor started");
+    info!(listen = %addr, db = %cfg.store.location(), trusted_authserv_ids = ?s.extract.trusted_authserv_ids, tls = s.tls.is_some(), alerts = s.alerts.is_some(), export = s.exporter.is_some(), "authsense sensor started");
     if cfg.alerts.relay.is_some() == cfg.alerts.to.is_empty() {
         tracing::warn!("[alerts] needs both relay and to; alerts are off");
     }
@@ -148,9 +158,9 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
 pub async fn messages(args: MessagesArgs) -> Result<(), String> {
     let mut cfg = load(args.config.as_deref())?;
     if let Some(db) = &args.db {
-        cfg.store.path = db.clone();
+        cfg.store.set_db(db);
     }
-    if !cfg.store.path.exists() {
+    if cfg.store.url.is_none() && !cfg.store.path.exists() {
         return Err(format!("no database at {}", cfg.store.path.display()));
     }
     // The web search's parameters, parsed the same way.
@@ -177,7 +187,8 @@ pub async fn messages(args: MessagesArgs) -> Result<(), String> {
             .to_filter()
             .map_err(|e| format!("--{}", e.replacen('_', "-", 1)))?
     };
-    let store = Store::open(&cfg.store.path, StoreOptions::default()).map_err(|e| e.to_string())?;
+    let store = Store::open_location(&cfg.store.location(), StoreOptions::default())
+        .map_err(|e| e.to_string())?;
     let records = store.query(&filter).map_err(|e| e.to_string())?;
     let printed = print_records(&records, args.json);
     store.close().await.map_err(|e| e.to_string())?;

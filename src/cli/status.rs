@@ -9,13 +9,14 @@ use std::time::SystemTime;
 pub async fn status(args: StatusArgs) -> Result<(), String> {
     let mut cfg = load(args.config.as_deref())?;
     if let Some(db) = &args.db {
-        cfg.store.path = db.clone();
+        cfg.store.set_db(db);
     }
-    if !cfg.store.path.exists() {
+    if cfg.store.url.is_none() && !cfg.store.path.exists() {
         return Err(format!("no database at {}", cfg.store.path.display()));
     }
-    let store = Store::open(&cfg.store.path, StoreOptions::default()).map_err(|e| e.to_string())?;
-    let report = status::report(&store, SystemTime::now(), None).map_err(|e| e.to_string());
+    let store = Store::open_location(&cfg.store.location(), StoreOptions::default())
+        .map_err(|e| e.to_string())?;
+    let report = status::report(&store, SystemTime::now(), None, None).map_err(|e| e.to_string());
     store.close().await.map_err(|e| e.to_string())?;
     let report = report?;
     let text = if args.json {

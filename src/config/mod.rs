@@ -12,10 +12,12 @@ use crate::milter::listen::SocketSpec;
 
 mod alerts;
 mod analysis;
+mod export;
 mod web;
 
 pub use alerts::{AlertsConfig, Threshold};
 pub use analysis::{Alignment, AnalysisConfig};
+pub use export::ExportConfig;
 pub use web::WebConfig;
 
 /// Whole configuration file.
@@ -36,6 +38,8 @@ pub struct Config {
     pub analysis: AnalysisConfig,
     /// `[alerts]`: threat and health alerts by email.
     pub alerts: AlertsConfig,
+    /// `[export]`: publish every stored record to NATS JetStream.
+    pub export: ExportConfig,
 }
 
 /// `[sensor]` section.
@@ -120,8 +124,13 @@ impl Default for SensorConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// SQLite database file.
+    /// SQLite database file (unless `url` is set).
     pub path: std::path::PathBuf,
+    /// PostgreSQL database shared by a fleet of sensors,
+    /// `postgres://user:password@host:port/dbname`; when set, `path` is
+    /// not used.
+    #[serde(deserialize_with = "de_pg_url")]
+    pub url: Option<String>,
     /// Delete records older than this many days (0: keep everything).
     pub retention_days: u32,
     /// Cap on the database size in MiB (0: none); when full, copies are
@@ -133,9 +142,43 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             path: "authsense.db".into(),
+            url: None,
             retention_days: 0,
             max_size_mb: 0,
         }
+    }
+}
+
+impl StoreConfig {
+    /// The store to open: `url` if set, else `path`.
+    pub fn location(&self) -> crate::store::StoreLocation {
+        match &self.url {
+            Some(url) => crate::store::StoreLocation::Postgres(url.clone()),
+            None => crate::store::StoreLocation::Sqlite(self.path.clone()),
+        }
+    }
+
+    /// Applies a `--db` flag: a `postgres://` URL sets `url`, anything else
+    /// is a SQLite path (and clears `url`).
+    pub fn set_db(&mut self, db: &str) {
+        match crate::store::StoreLocation::parse(db) {
+            crate::store::StoreLocation::Postgres(url) => self.url = Some(url),
+            crate::store::StoreLocation::Sqlite(path) => {
+                self.path = path;
+                self.url = None;
+            }
+        }
+    }
+}
+
+fn de_pg_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let url = String::deserialize(d)?;
+    match crate::store::StoreLocation::parse(&url) {
+        crate::store::StoreLocation::Postgres(u) => Ok(Some(u)),
+        crate::store::StoreLocation::Sqlite(_) => Err(serde::de::Error::custom(format!(
+            "invalid store url {url:?}: want postgres://user@host:port/dbname \
+             (for SQLite use `path`)"
+        ))),
     }
 }
 
@@ -403,6 +446,7 @@ mod tests {
             ),
             ("[milter]\nlisten = \"tcp:1\"\n", "listen", "line 2"),
             ("[milter]\nsocket_mode = \"999\"\n", "socket_mode", "line 2"),
+            ("[store]\nurl = \"mysql://x\"\n", "url", "line 2"),
         ];
         for (text, key, line) in cases {
             let e = Config::parse(text).unwrap_err().to_string();

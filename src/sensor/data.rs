@@ -3,6 +3,9 @@
 //! not be (the gateway keeps the copy queued and retries: nothing is lost).
 //! A committed record that meets `[alerts] threshold` is then handed to the
 //! alerter, which never delays the reply.
+//! With export on, also only once its event is acknowledged by JetStream
+//! (`required`) or spooled; a retried copy (same Message-ID, recipients and
+//! content) is answered 250 again, "stored as" the first copy's uid.
 
 use super::alerts::Summary;
 use super::analysis;
@@ -144,17 +147,33 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
         .filter(|a| a.wants(&record))
         .map(|a| (a, Summary::of(&record, 0)));
     let counted = crate::metrics::sensor_labels(&record);
+    // The event is the stored record, id included (kept only if exporting).
+    let event = sensor.exporter.as_ref().map(|_| record.clone());
     let insert_started = Instant::now();
-    match sensor.store.insert(record).await {
-        Ok(id) => {
+    match sensor.store.insert_copy(record).await {
+        Ok(stored) => {
+            let id = stored.id;
             crate::metrics::stored(&counted, size, insert_started.elapsed());
+            if let (Some(ex), Some(mut event)) = (&sensor.exporter, event) {
+                event.id = Some(id);
+                if let Err(e) = ex.export(&event).await {
+                    warn!(%uid, id, gateway = %st.peer, error = %e, "export failed, copy refused with 451 (stored; the retry is idempotent)");
+                    return conn
+                        .reply("451 4.3.0 Event export unavailable, try again later")
+                        .await;
+                }
+            }
             if let Some((alerts, summary)) = alert {
                 alerts.notify(Summary { id, ..summary });
             }
             if let Some((spf, source, sender, verdict, score)) = summary {
                 info!(%uid, id, gateway = %st.peer, size, rcpts, auth_source = %source, spf = %spf, original_mailfrom = %sender, verdict, score, elapsed_us = started.elapsed().as_micros() as u64, "copy stored");
             }
-            conn.reply(&format!("250 2.0.0 Ok: stored as {uid}")).await
+            if stored.duplicate {
+                info!(%uid, id, stored_as = %stored.uid, gateway = %st.peer, "retried copy, already stored");
+            }
+            conn.reply(&format!("250 2.0.0 Ok: stored as {}", stored.uid))
+                .await
         }
         Err(e) => {
             metrics::counter!(crate::metrics::STORE_ERRORS).increment(1);

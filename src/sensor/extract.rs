@@ -18,6 +18,7 @@ mod limits;
 mod parts;
 mod urls;
 
+use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::SystemTime;
@@ -92,6 +93,7 @@ fn extract_one(raw: &[u8], env: Envelope, opts: &ExtractOptions, unwrap: bool) -
         mailfrom: env.mailfrom,
         rcptto: env.rcptto,
         size: raw.len() as u64,
+        body_sha256: Some(parts::hex(&Sha256::digest(raw))),
         anomalies: record::Anomalies {
             bare_lf,
             nul,

@@ -49,6 +49,8 @@ pub struct Sensor {
     pub tls: Option<TlsAcceptor>,
     /// Where records go.
     pub store: Store,
+    /// Publishes each stored record to NATS JetStream (`[export]`), if on.
+    pub exporter: Option<crate::export::Exporter>,
     /// Extraction settings (trusted authserv-ids, caps).
     pub extract: extract::ExtractOptions,
     /// Memory for messages in flight, in KiB permits.
@@ -82,6 +84,7 @@ impl Sensor {
             hostname,
             tls,
             store,
+            exporter: None,
             extract,
             alerts: None,
             analysis: Arc::new(AnalysisConfig::default()),

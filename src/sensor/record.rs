@@ -58,6 +58,11 @@ pub struct Record {
     pub path: Vec<Hop>,
     /// Size of the copy in octets as received.
     pub size: u64,
+    /// SHA-256 (lowercase hex) of the copy as received. With `msg_id` and
+    /// the original recipients it identifies a retried copy, which the store
+    /// keeps once however many sensors receive it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_sha256: Option<String>,
     /// Attachments (decoded content hashed, not kept).
     pub attachments: Vec<Attachment>,
     /// URLs in text and HTML parts, deduplicated.

@@ -18,7 +18,8 @@ pub struct Built {
     pub alerts: Option<super::alerts::Running>,
 }
 
-/// Opens the store and sets up TLS as configured.
+/// Opens the store, starts the exporter and sets up TLS as configured
+/// (inside a tokio runtime: the exporter spawns its spool drainer).
 ///
 /// # Errors
 /// The store cannot be opened or the TLS files are unusable; the message
@@ -66,7 +67,7 @@ pub fn build(cfg: &Config) -> Result<Built, String> {
         max_db_bytes: (st.max_size_mb > 0).then_some(st.max_size_mb * 1024 * 1024),
         ..StoreOptions::default()
     };
-    let store = Store::open(&st.path, opts).map_err(|e| e.to_string())?;
+    let store = Store::open_location(&st.location(), opts).map_err(|e| e.to_string())?;
     let extract = ExtractOptions {
         trusted_authserv_ids: trusted,
         ..ExtractOptions::default()
@@ -75,9 +76,10 @@ pub fn build(cfg: &Config) -> Result<Built, String> {
         Some((a, r)) => (Some(a), Some(r)),
         None => (None, None),
     };
-    let sensor = Sensor::new(sc.clone(), hostname, tls, store, extract)
+    let mut sensor = Sensor::new(sc.clone(), hostname, tls, store, extract)
         .with_analysis(cfg.analysis.clone())
         .with_alerts(alerts);
+    sensor.exporter = crate::export::Exporter::start(&cfg.export)?;
     Ok(Built {
         sensor: Arc::new(sensor),
         self_signed_pem,

@@ -8,13 +8,25 @@
 //! from all sessions go to one writer thread that commits them in batches
 //! (group commit), so one fsync covers many records.
 //!
-//! Backends: SQLite today. `Store` dispatches on a private enum so a
-//! PostgreSQL backend can slot in behind the same methods and the same test
-//! suite (`tests/store.rs`); the writer thread and its batching
-//! (`writer.rs`) and the record-to-columns mapping (`row.rs`) are shared.
+//! Backends: SQLite (embedded, the default) and PostgreSQL (a fleet of
+//! sensors sharing one database; `pg*.rs`), chosen by [`StoreLocation`].
+//! `Store` dispatches on a private enum, so both run behind the same methods
+//! and the same test suite (`tests/store.rs`, run once per backend); the
+//! writer thread and its batching (`writer.rs`), the record-to-columns
+//! mapping (`row.rs`) and the filter SQL (`filter.rs`) are shared.
+//!
+//! Adding a read query to both backends: build the SQL once (portable SQL,
+//! `?` placeholders, `filter::Param` values), run it from an `impl ReadPool`
+//! block in `sqlite_<topic>.rs` and an `impl PgReadPool` block in
+//! `pg_<topic>.rs`, and add one method here that matches on `Reader`.
 
 mod error;
+mod filter;
 mod gateway;
+mod pg;
+mod pg_extra;
+mod pg_read;
+mod pg_schema;
 mod row;
 mod schema;
 mod sqlite;
@@ -29,7 +41,7 @@ pub use schema::SCHEMA_VERSION;
 
 use crate::sensor::record::{Record, Verdict};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -60,6 +72,47 @@ impl Default for StoreOptions {
             batch_max: 512,
             max_db_bytes: None,
             retention_days: None,
+        }
+    }
+}
+
+/// The key that identifies `record` across retries and sensors: the
+/// content key (SHA-256 over Message-ID, sorted original recipients and the
+/// copy's hash) when the record has a Message-ID and a body hash, else its
+/// `uid`. The event stream uses it as `Nats-Msg-Id`.
+pub fn idempotency_key(record: &Record) -> String {
+    row::content_key(record).unwrap_or_else(|| record.uid.clone())
+}
+
+/// Where a store lives: a SQLite file, or a PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// An SQLite database file (created if missing).
+    Sqlite(PathBuf),
+    /// A `postgres://` (or `postgresql://`) connection URL, in the syntax
+    /// of libpq (`postgres://user:password@host:port/dbname?options`).
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// A `postgres://` or `postgresql://` URL selects PostgreSQL; anything
+    /// else is a SQLite path.
+    pub fn parse(s: &str) -> StoreLocation {
+        let lower = s.get(..13).unwrap_or(s).to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            StoreLocation::Postgres(s.to_string())
+        } else {
+            StoreLocation::Sqlite(PathBuf::from(s))
+        }
+    }
+}
+
+impl fmt::Display for StoreLocation {
+    /// The path, or the URL with its password hidden.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreLocation::Sqlite(p) => write!(f, "{}", p.display()),
+            StoreLocation::Postgres(url) => f.write_str(&pg::redact(url)),
         }
     }
 }
@@ -117,6 +170,18 @@ impl Filter {
     }
 }
 
+/// Where [`Store::insert_copy`] put a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Row id.
+    pub id: i64,
+    /// The uid the record is stored under: its own, or for a duplicate the
+    /// first copy's.
+    pub uid: String,
+    /// The record was already stored (same uid, or a retried copy).
+    pub duplicate: bool,
+}
+
 /// Handle to an open store: cheap to clone, `Send + Sync`.
 ///
 /// Reads (`query`, `get`, `count`) are synchronous and short; from async
@@ -136,6 +201,7 @@ struct Inner {
 /// The read side of each backend.
 enum Reader {
     Sqlite(sqlite::ReadPool),
+    Postgres(pg_read::PgReadPool),
 }
 
 impl Store {
@@ -165,9 +231,58 @@ impl Store {
         })
     }
 
+    /// Opens the store at `location`: [`Store::open`] for SQLite; for
+    /// PostgreSQL, connects, migrates the schema (safely when several
+    /// sensors start at once) and starts the writer thread.
+    /// [`Store::path`] is then the URL without its password.
+    ///
+    /// # Errors
+    /// As [`Store::open`]; a server that cannot be reached is
+    /// [`ErrorKind::Open`].
+    pub fn open_location(
+        location: &StoreLocation,
+        opts: StoreOptions,
+    ) -> Result<Store, StoreError> {
+        let url = match location {
+            StoreLocation::Sqlite(path) => return Store::open(path, opts),
+            StoreLocation::Postgres(url) => url,
+        };
+        let path: Arc<Path> = Arc::from(Path::new(&pg::redact(url)));
+        let (backend, readers) = pg::open(url, &path, &opts)?;
+        let writer = writer::Writer::spawn(
+            Arc::clone(&path),
+            backend,
+            opts.batch_max,
+            opts.retention_days,
+        )?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                writer,
+                reader: Reader::Postgres(readers),
+            }),
+        })
+    }
+
+    /// [`Store::open_location`] of [`StoreLocation::parse`]`(location)`: a
+    /// SQLite path or a `postgres://` URL, as `--db` takes it.
+    pub fn open_url(location: &str, opts: StoreOptions) -> Result<Store, StoreError> {
+        Store::open_location(&StoreLocation::parse(location), opts)
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match &self.inner.reader {
+            Reader::Sqlite(_) => "sqlite",
+            Reader::Postgres(_) => "postgres",
+        }
+    }
+
     /// Stores `record` (its `id` is ignored) and returns its row id once the
     /// transaction holding it is committed. A record whose `uid` is already
-    /// stored is not stored again: its existing row id is returned.
+    /// stored, or a retried copy (same Message-ID, original recipients and
+    /// content hash, whatever its `uid` and whichever sensor stored it
+    /// first), is not stored again: the existing row id is returned.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidRecord`] for an empty `uid` or a `ts` that is not
@@ -175,10 +290,25 @@ impl Store {
     /// record of a failed batch gets it), e.g. [`ErrorKind::Full`], or
     /// [`ErrorKind::Closed`] after [`Store::close`].
     pub async fn insert(&self, record: Record) -> Result<i64, StoreError> {
+        Ok(self.insert_copy(record).await?.id)
+    }
+
+    /// [`Store::insert`], also saying whether the record was a duplicate
+    /// and, if so, the uid it was stored under (the sensor answers a
+    /// retried copy with that uid).
+    ///
+    /// # Errors
+    /// As [`Store::insert`].
+    pub async fn insert_copy(&self, record: Record) -> Result<Stored, StoreError> {
         let row = row::Row::from_record(&record).map_err(|detail| {
             StoreError::new(ErrorKind::InvalidRecord, "insert", &self.inner.path, detail)
         })?;
-        self.inner.writer.insert(row).await
+        let done = self.inner.writer.insert(row).await?;
+        Ok(Stored {
+            id: done.id,
+            duplicate: done.existing_uid.is_some(),
+            uid: done.existing_uid.unwrap_or(record.uid),
+        })
     }
 
     /// Records matching `filter`, newest first, with `id` set. Reads the
@@ -186,6 +316,7 @@ impl Store {
     pub fn query(&self, filter: &Filter) -> Result<Vec<Record>, StoreError> {
         match &self.inner.reader {
             Reader::Sqlite(r) => r.query(filter),
+            Reader::Postgres(r) => r.query(filter),
         }
     }
 
@@ -193,6 +324,7 @@ impl Store {
     pub fn get(&self, id: i64) -> Result<Option<Record>, StoreError> {
         match &self.inner.reader {
             Reader::Sqlite(r) => r.get(id),
+            Reader::Postgres(r) => r.get(id),
         }
     }
 
@@ -205,6 +337,7 @@ impl Store {
     ) -> Result<Vec<GatewayStatus>, StoreError> {
         match &self.inner.reader {
             Reader::Sqlite(r) => r.gateway_status(now_ms, window_minutes),
+            Reader::Postgres(r) => r.gateway_status(now_ms, window_minutes),
         }
     }
 
@@ -214,6 +347,7 @@ impl Store {
     pub fn seen_sender_domain(&self, domain: &str) -> Result<bool, StoreError> {
         match &self.inner.reader {
             Reader::Sqlite(r) => r.seen_sender_domain(domain),
+            Reader::Postgres(r) => r.seen_sender_domain(domain),
         }
     }
 
@@ -221,6 +355,7 @@ impl Store {
     pub fn count(&self) -> Result<u64, StoreError> {
         match &self.inner.reader {
             Reader::Sqlite(r) => r.count(),
+            Reader::Postgres(r) => r.count(),
         }
     }
 
@@ -253,6 +388,7 @@ impl Store {
             Reader::Sqlite(_) => {
                 sqlite_alerts::claim(&self.inner.path, key, kind, row::unix_ms(now), start)
             }
+            Reader::Postgres(r) => r.claim_alert(key, kind, row::unix_ms(now), start),
         }
     }
 
@@ -260,6 +396,7 @@ impl Store {
     pub fn release_alert(&self, key: &str) -> Result<bool, StoreError> {
         match &self.inner.reader {
             Reader::Sqlite(_) => sqlite_alerts::release(&self.inner.path, key),
+            Reader::Postgres(r) => r.release_alert(key),
         }
     }
 
@@ -267,6 +404,7 @@ impl Store {
     pub fn prune_alerts(&self, cutoff: SystemTime) -> Result<usize, StoreError> {
         match &self.inner.reader {
             Reader::Sqlite(_) => sqlite_alerts::prune(&self.inner.path, row::unix_ms(cutoff)),
+            Reader::Postgres(r) => r.prune_alerts(row::unix_ms(cutoff)),
         }
     }
 
@@ -277,6 +415,7 @@ impl Store {
             Reader::Sqlite(_) => {
                 sqlite_alerts::gateways_last_seen(&self.inner.path, row::unix_ms(since))
             }
+            Reader::Postgres(r) => r.gateways_last_seen(row::unix_ms(since)),
         }
     }
 
@@ -287,10 +426,11 @@ impl Store {
             Reader::Sqlite(_) => {
                 sqlite_alerts::untrusted_share(&self.inner.path, row::unix_ms(since))
             }
+            Reader::Postgres(r) => r.untrusted_share(row::unix_ms(since)),
         }
     }
 
-    /// The database path.
+    /// The database path (for PostgreSQL, the URL without its password).
     pub fn path(&self) -> &Path {
         &self.inner.path
     }

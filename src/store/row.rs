@@ -15,6 +15,11 @@ pub(crate) struct Row {
     pub ts_ms: i64,
     /// Unique id of the copy (the idempotency key).
     pub uid: String,
+    /// Content-derived idempotency key: SHA-256 over `Message-ID`, the
+    /// sorted original recipients and the copy's SHA-256 (`None` without a
+    /// Message-ID or body hash). A retried copy, even to another sensor,
+    /// has the same key and is stored once.
+    pub content_key: Option<String>,
     /// Gateway (peer) IP address.
     pub gateway_ip: String,
     /// Original envelope sender, lowercased.
@@ -107,6 +112,7 @@ impl Row {
         Ok(Row {
             ts_ms: unix_ms(ts),
             uid: record.uid.clone(),
+            content_key: content_key(record),
             gateway_ip: record.gateway.ip.clone(),
             original_mailfrom,
             from_address,
@@ -125,6 +131,26 @@ impl Row {
             json,
         })
     }
+}
+
+/// See [`Row::content_key`]. Fields are separated by a NUL, which none of
+/// them can contain, so different tuples never hash alike.
+pub(crate) fn content_key(record: &Record) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let msg_id = record.msg_id.as_deref().filter(|m| !m.is_empty())?;
+    let body = record.body_sha256.as_deref()?;
+    let mut rcpts: Vec<String> = record.rcptto.iter().map(|r| r.to_lowercase()).collect();
+    rcpts.sort();
+    rcpts.dedup();
+    let mut h = Sha256::new();
+    h.update(msg_id.as_bytes());
+    for r in &rcpts {
+        h.update(b"\0");
+        h.update(r.as_bytes());
+    }
+    h.update(b"\0\0");
+    h.update(body.as_bytes());
+    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// `pass` if any DKIM signature passed, else the first signature's result.
@@ -184,6 +210,26 @@ mod tests {
         assert_eq!(row.recipients, ["bob@example.com"]);
         assert_eq!(row.sender_domain.as_deref(), Some("sender.org"));
         assert_eq!(row.auth_source, "none");
+    }
+
+    #[test]
+    fn content_key_ignores_uid_and_recipient_order() {
+        let rec = |uid: &str, rcpts: &[&str]| Record {
+            ts: "2024-05-01T10:00:00Z".into(),
+            uid: uid.into(),
+            msg_id: Some("m@x".into()),
+            body_sha256: Some("ab".into()),
+            rcptto: rcpts.iter().map(|r| r.to_string()).collect(),
+            ..Default::default()
+        };
+        let key = |r: Record| Row::from_record(&r).expect("row").content_key;
+        let a = key(rec("u1", &["b@x", "A@x"]));
+        assert!(a.is_some());
+        assert_eq!(a, key(rec("u2", &["a@x", "b@x"])));
+        assert_ne!(a, key(rec("u1", &["a@x"])));
+        let mut no_body = rec("u3", &["a@x"]);
+        no_body.body_sha256 = None;
+        assert_eq!(key(no_body), None);
     }
 
     #[test]

@@ -62,6 +62,11 @@ const MIGRATIONS: &[&str] = &[
         last_ts INTEGER NOT NULL,
         count INTEGER NOT NULL
     );",
+    // 3: content-derived idempotency (a retried copy, possibly to another
+    // sensor of a fleet, is stored once); NULL (no Message-ID) never
+    // conflicts.
+    "ALTER TABLE messages ADD COLUMN content_key TEXT;
+    CREATE UNIQUE INDEX messages_content_key ON messages (content_key);",
 ];
 
 /// The schema version this program writes and reads.

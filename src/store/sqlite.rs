@@ -16,8 +16,9 @@
 //! pays one fsync per batch instead of per record.
 
 use super::error::{ErrorKind, StoreError};
-use super::row::{unix_ms, Row};
-use super::writer::WriteBackend;
+use super::filter::{self, Param};
+use super::row::Row;
+use super::writer::{Inserted, WriteBackend};
 use super::{schema, Filter, StoreOptions};
 use crate::sensor::record::Record;
 use rusqlite::types::Value;
@@ -121,7 +122,7 @@ pub(crate) struct SqliteWriter {
 }
 
 impl WriteBackend for SqliteWriter {
-    fn insert_batch(&mut self, rows: &[Row]) -> Result<Vec<i64>, StoreError> {
+    fn insert_batch(&mut self, rows: &[Row]) -> Result<Vec<Inserted>, StoreError> {
         let err = |e| db_err(&self.path, "insert", e);
         let tx = self
             .conn
@@ -134,14 +135,14 @@ impl WriteBackend for SqliteWriter {
                     "INSERT INTO messages (ts, uid, gateway_ip, original_mailfrom,
                         from_address, sender_domain, subject, spf_result, auth_source,
                         msg_id, record, verdict, score, dkim_result, dmarc_result,
-                        gateway_helo, tls)
+                        gateway_helo, tls, content_key)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                        ?15, ?16, ?17)
-                     ON CONFLICT (uid) DO NOTHING",
+                        ?15, ?16, ?17, ?18)
+                     ON CONFLICT DO NOTHING",
                 )
                 .map_err(err)?;
             let mut existing = tx
-                .prepare_cached("SELECT id FROM messages WHERE uid = ?1")
+                .prepare_cached("SELECT id, uid FROM messages WHERE uid = ?1 OR content_key = ?2")
                 .map_err(err)?;
             let mut recipient = tx
                 .prepare_cached(
@@ -168,6 +169,7 @@ impl WriteBackend for SqliteWriter {
                         row.dmarc_result,
                         row.gateway_helo,
                         row.tls,
+                        row.content_key,
                     ])
                     .map_err(err)?;
                 let id = if inserted == 1 {
@@ -175,10 +177,21 @@ impl WriteBackend for SqliteWriter {
                     for address in &row.recipients {
                         recipient.execute(params![id, address]).map_err(err)?;
                     }
-                    id
+                    Inserted {
+                        id,
+                        existing_uid: None,
+                    }
                 } else {
-                    // A retried copy: idempotent, answer with the stored id.
-                    existing.query_row([&row.uid], |r| r.get(0)).map_err(err)?
+                    // A retried copy: idempotent, answer with the stored row.
+                    let (id, uid) = existing
+                        .query_row(params![row.uid, row.content_key], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
+                        .map_err(err)?;
+                    Inserted {
+                        id,
+                        existing_uid: Some(uid),
+                    }
                 };
                 ids.push(id);
             }
@@ -211,7 +224,8 @@ pub(crate) struct ReadPool {
 impl ReadPool {
     /// Records matching `filter`, newest first.
     pub fn query(&self, filter: &Filter) -> Result<Vec<Record>, StoreError> {
-        let (sql, values) = filter_sql(filter);
+        let (sql, params) = filter::filter_sql(filter);
+        let values: Vec<Value> = params.into_iter().map(sqlite_value).collect();
         let rows = self.with_conn("query", |c| {
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(values.iter()), |r| {
@@ -283,94 +297,9 @@ impl ReadPool {
     }
 }
 
-/// The `SELECT` for `filter` and its parameters, in order.
-fn filter_sql(f: &Filter) -> (String, Vec<Value>) {
-    let mut sql = String::from("SELECT id, record FROM messages WHERE 1 = 1");
-    let mut values = Vec::new();
-    if let Some(t) = f.since {
-        sql.push_str(" AND ts >= ?");
-        values.push(Value::Integer(unix_ms(t)));
+fn sqlite_value(p: Param) -> Value {
+    match p {
+        Param::Int(i) => Value::Integer(i),
+        Param::Text(t) => Value::Text(t),
     }
-    if let Some(t) = f.until {
-        sql.push_str(" AND ts < ?");
-        values.push(Value::Integer(unix_ms(t)));
-    }
-    if let Some(s) = &f.sender {
-        sql.push_str(
-            " AND (original_mailfrom LIKE ? ESCAPE '\\' OR from_address LIKE ? ESCAPE '\\')",
-        );
-        values.push(contains(s));
-        values.push(contains(s));
-    }
-    if let Some(d) = &f.sender_domain {
-        let d = d.trim().trim_start_matches('@').to_lowercase();
-        sql.push_str(" AND (sender_domain = ? OR from_address LIKE ? ESCAPE '\\')");
-        let pattern = format!("%@{}", escape_like(&d));
-        values.push(Value::Text(d));
-        values.push(Value::Text(pattern));
-    }
-    if let Some(r) = &f.recipient {
-        sql.push_str(
-            " AND id IN (SELECT message_id FROM recipients WHERE address LIKE ? ESCAPE '\\')",
-        );
-        values.push(contains(r));
-    }
-    if let Some(s) = &f.subject {
-        sql.push_str(" AND subject LIKE ? ESCAPE '\\'");
-        values.push(contains(s));
-    }
-    if let Some(s) = &f.spf {
-        sql.push_str(" AND spf_result = ?");
-        values.push(Value::Text(s.trim().to_lowercase()));
-    }
-    if let Some(s) = &f.auth_source {
-        sql.push_str(" AND auth_source = ?");
-        values.push(Value::Text(s.trim().to_lowercase()));
-    }
-    if let Some(s) = &f.dkim {
-        sql.push_str(" AND dkim_result = ?");
-        values.push(Value::Text(s.trim().to_lowercase()));
-    }
-    if let Some(s) = &f.dmarc {
-        sql.push_str(" AND dmarc_result = ?");
-        values.push(Value::Text(s.trim().to_lowercase()));
-    }
-    if let Some(v) = f.verdict {
-        sql.push_str(" AND verdict = ?");
-        values.push(Value::Text(v.as_str().to_string()));
-    }
-    if let Some(n) = f.min_score {
-        sql.push_str(" AND score >= ?");
-        values.push(Value::Integer(i64::from(n)));
-    }
-    if let Some(g) = &f.gateway {
-        sql.push_str(" AND gateway_ip = ?");
-        values.push(Value::Text(g.trim().to_string()));
-    }
-    if let Some(id) = f.after_id {
-        // Keyset paging in the sort order: strictly older than that row.
-        sql.push_str(" AND (ts, id) < (SELECT ts, id FROM messages WHERE id = ?)");
-        values.push(Value::Integer(id));
-    }
-    sql.push_str(" ORDER BY ts DESC, id DESC LIMIT ?");
-    values.push(Value::Integer(
-        i64::try_from(f.effective_limit()).unwrap_or(i64::MAX),
-    ));
-    (sql, values)
-}
-
-/// A case-insensitive substring pattern (filter columns are lowercased).
-fn contains(s: &str) -> Value {
-    Value::Text(format!("%{}%", escape_like(&s.to_lowercase())))
-}
-
-fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -26,14 +26,24 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 /// The write side of a backend, owned by the writer thread.
 pub(crate) trait WriteBackend: Send + 'static {
     /// Inserts `rows` in one committed transaction and returns their row ids
-    /// in order; a row whose `uid` is already stored gets the existing id.
-    fn insert_batch(&mut self, rows: &[Row]) -> Result<Vec<i64>, StoreError>;
+    /// in order; a row whose `uid` or content key is already stored gets the
+    /// existing id and uid.
+    fn insert_batch(&mut self, rows: &[Row]) -> Result<Vec<Inserted>, StoreError>;
     /// Deletes records received before `cutoff_ms` (unix ms); returns how many.
     fn purge(&mut self, cutoff_ms: i64) -> Result<usize, StoreError>;
 }
 
+/// The outcome of one row's insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Inserted {
+    /// Its row id (the existing row's for a duplicate).
+    pub id: i64,
+    /// For a duplicate (same uid or content key): the stored row's uid.
+    pub existing_uid: Option<String>,
+}
+
 /// Where an insert's outcome goes.
-type InsertReply = oneshot::Sender<Result<i64, StoreError>>;
+type InsertReply = oneshot::Sender<Result<Inserted, StoreError>>;
 
 enum Request {
     // Boxed: a row is large and the channel holds requests by value.
@@ -87,7 +97,7 @@ impl Writer {
     }
 
     /// Queues `row` and waits until its batch is committed.
-    pub async fn insert(&self, row: Row) -> Result<i64, StoreError> {
+    pub async fn insert(&self, row: Row) -> Result<Inserted, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Request::Insert(Box::new(row), reply))

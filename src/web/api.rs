@@ -98,7 +98,8 @@ pub async fn report(st: &WebState) -> Result<status::StatusReport, Response> {
             .unwrap_or_default()
     });
     let store = st.store.clone();
-    blocking(move || status::report(&store, SystemTime::now(), milter)).await
+    let export = st.exporter.as_ref().map(|e| e.health());
+    blocking(move || status::report(&store, SystemTime::now(), milter, export)).await
 }
 
 /// `GET /api/status`

@@ -33,6 +33,9 @@ pub struct WebState {
     pub metrics: Option<PrometheusHandle>,
     /// The milter runs in this process (`authsense run`): show its counters.
     pub milter: bool,
+    /// The event stream, when export is on: its health is on the status
+    /// page.
+    pub exporter: Option<crate::export::Exporter>,
 }
 
 /// The routes, token check included.
@@ -76,6 +79,7 @@ pub async fn spawn(
     cfg: &crate::config::WebConfig,
     store: Store,
     milter: bool,
+    exporter: Option<crate::export::Exporter>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Option<tokio::task::JoinHandle<std::io::Result<()>>> {
     if !cfg.enabled {
@@ -94,6 +98,7 @@ pub async fn spawn(
         token: cfg.token.as_deref().map(Arc::from),
         metrics: crate::metrics::install(),
         milter,
+        exporter,
     };
     tracing::info!(listen = %addr, token = state.token.is_some(), "web UI started");
     Some(tokio::spawn(serve(listener, state, async move {

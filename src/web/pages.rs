@@ -56,6 +56,28 @@ pub async fn status(State(st): State<WebState>) -> Response {
         b.push_str("<tr><td colspan=\"11\">No gateway has sent a copy yet.</td></tr>");
     }
     b.push_str("</table>");
+    b.push_str("<h2>Backends</h2><table id=\"backends\"><tr><th>Part</th><th>State</th></tr>");
+    let _ = write!(
+        b,
+        "<tr><td>store</td><td id=\"store-backend\">{} {}</td></tr>",
+        esc(r.store.backend),
+        esc(&r.store.location)
+    );
+    if let Some(e) = &r.export {
+        let _ = write!(
+            b,
+            "<tr class=\"{cls}\"><td>NATS export</td><td id=\"export-state\">{state}, {n} spooled{err}</td></tr>",
+            cls = if e.connected { "green" } else { "red" },
+            state = if e.connected { "connected" } else { "not connected" },
+            n = e.spool_depth,
+            err = e
+                .last_error
+                .as_deref()
+                .map(|x| format!(", last error: {}", esc(x)))
+                .unwrap_or_default(),
+        );
+    }
+    b.push_str("</table>");
     if let Some(m) = &r.milter {
         b.push_str("<h2>Milter</h2><table id=\"milter\"><tr><th>Counter</th><th>Value</th></tr>");
         for (name, v) in m {

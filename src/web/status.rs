@@ -3,6 +3,7 @@
 //! (rules in [`crate::sensor::status`]), plus the milter's counters when it
 //! runs in the same process.
 
+use crate::export::ExportHealth;
 use crate::sensor::status::{assess, Assessment, State};
 use crate::store::{GatewayStatus, Store, StoreError};
 use serde::Serialize;
@@ -52,6 +53,20 @@ pub struct StatusReport {
     /// value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub milter: Option<Vec<(String, f64)>>,
+    /// Where records are stored.
+    pub store: StoreInfo,
+    /// The NATS JetStream event stream, when export is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportHealth>,
+}
+
+/// The store behind the report (it answered: the report exists).
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreInfo {
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// The SQLite path, or the PostgreSQL URL without its password.
+    pub location: String,
 }
 
 /// RFC 3339 (seconds) of a unix-milliseconds time.
@@ -65,6 +80,7 @@ pub fn report(
     store: &Store,
     now: SystemTime,
     milter: Option<Vec<(String, f64)>>,
+    export: Option<ExportHealth>,
 ) -> Result<StatusReport, StoreError> {
     let now_ms = now
         .duration_since(UNIX_EPOCH)
@@ -95,6 +111,11 @@ pub fn report(
         state,
         gateways,
         milter,
+        store: StoreInfo {
+            backend: store.backend(),
+            location: store.path().display().to_string(),
+        },
+        export,
     })
 }
 
@@ -134,6 +155,27 @@ impl StatusReport {
                 pct(g.share_broken),
                 pct(g.share_tls),
                 g.assessment.rule,
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nstore: {} {}",
+            self.store.backend, self.store.location
+        );
+        if let Some(e) = &self.export {
+            let _ = writeln!(
+                out,
+                "export: NATS {}, {} event(s) spooled{}",
+                if e.connected {
+                    "connected"
+                } else {
+                    "NOT connected"
+                },
+                e.spool_depth,
+                e.last_error
+                    .as_deref()
+                    .map(|x| format!(", last error: {x}"))
+                    .unwrap_or_default()
             );
         }
         if let Some(m) = &self.milter {

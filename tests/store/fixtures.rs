@@ -1,4 +1,11 @@
-//! Shared fixtures of the store tests: a temp directory and records.
+//! Shared fixtures of the store tests: a temp directory (and, with
+//! `AUTHSENSE_TEST_PG_URL` set, a fresh PostgreSQL database per test) and
+//! records.
+//!
+//! `AUTHSENSE_TEST_PG_URL=postgres://postgres@127.0.0.1:PORT/postgres` runs
+//! the whole suite against PostgreSQL (`tests/run-all` does, with a private
+//! server from `postfix-test/pg`): each test creates its own database on that
+//! server and drops it at the end.
 
 use authsense::sensor::record::{
     Anomalies, Attachment, AuthInfo, AuthSource, Gateway, Hop, Mailbox, MethodInfo, Original,
@@ -8,8 +15,34 @@ use authsense::store::Filter;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-/// A fresh directory under the system temp dir, removed on drop.
-pub struct TempDir(pub PathBuf);
+/// The PostgreSQL server the suite runs against, if any.
+const PG_ENV: &str = "AUTHSENSE_TEST_PG_URL";
+
+/// A fresh directory under the system temp dir, removed on drop; with
+/// [`PG_ENV`] set, also a fresh database, dropped on drop.
+pub struct TempDir(pub PathBuf, Option<(String, String)>);
+
+/// Runs a PostgreSQL admin statement on a thread of its own (the
+/// `postgres` crate must not run inside the tests' tokio runtime).
+fn pg_admin(server: &str, sql: String) {
+    let server = server.to_string();
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&server, postgres::NoTls).expect("connect to PG");
+        c.batch_execute(&sql).expect("PG admin statement");
+    })
+    .join()
+    .expect("PG admin thread");
+}
+
+/// `true` (after printing why) when the suite runs against PostgreSQL and
+/// the calling test checks something only SQLite has.
+pub fn skip_on_pg(what: &str) -> bool {
+    let skip = std::env::var_os(PG_ENV).is_some();
+    if skip {
+        println!("skipped on PostgreSQL: {what} is SQLite-specific");
+    }
+    skip
+}
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
@@ -17,16 +50,57 @@ impl TempDir {
             std::env::temp_dir().join(format!("authsense-store-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
+        let pg = std::env::var(PG_ENV).ok().map(|server| {
+            let db = format!(
+                "authsense_t{}_{}",
+                std::process::id(),
+                name.replace('-', "_")
+            );
+            pg_admin(
+                &server,
+                format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+            );
+            pg_admin(&server, format!("CREATE DATABASE {db}"));
+            (server, db)
+        });
+        TempDir(dir, pg)
     }
-    pub fn db(&self) -> PathBuf {
-        self.0.join("sensor.db")
+
+    /// PostgreSQL only: terminates every connection to the test's database
+    /// (a server restart or failover, as the store sees it). `false` on
+    /// SQLite.
+    pub fn drop_connections(&self) -> bool {
+        let Some((server, db)) = &self.1 else {
+            return false;
+        };
+        pg_admin(
+            server,
+            format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+            ),
+        );
+        true
+    }
+
+    /// Where the test's store lives: a SQLite path, or a PostgreSQL URL.
+    pub fn db(&self) -> String {
+        match &self.1 {
+            None => self.0.join("sensor.db").display().to_string(),
+            Some((server, db)) => {
+                let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+                format!("{base}/{db}")
+            }
+        }
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        if let Some((server, db)) = &self.1 {
+            pg_admin(server, format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+        }
     }
 }
 

@@ -77,6 +77,7 @@ pub async fn serve(
         token: token.map(Arc::from),
         metrics: authsense::metrics::install(),
         milter: false,
+        exporter: None,
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(web::serve(listener, state, async move {

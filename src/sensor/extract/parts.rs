@@ -133,6 +133,6 @@ fn attachment(part: &MessagePart<'_>, bytes: &[u8]) -> Attachment {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
