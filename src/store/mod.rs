@@ -20,9 +20,11 @@
 //! block in `sqlite_<topic>.rs` and an `impl PgReadPool` block in
 //! `pg_<topic>.rs`, and add one method here that matches on `Reader`.
 
+mod alerts;
 mod error;
 mod filter;
 mod gateway;
+mod location;
 mod pg;
 mod pg_extra;
 mod pg_read;
@@ -37,11 +39,12 @@ mod writer;
 
 pub use error::{ErrorKind, StoreError};
 pub use gateway::GatewayStatus;
+pub use location::StoreLocation;
 pub use schema::SCHEMA_VERSION;
 
 use crate::sensor::record::{Record, Verdict};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -82,39 +85,6 @@ impl Default for StoreOptions {
 /// `uid`. The event stream uses it as `Nats-Msg-Id`.
 pub fn idempotency_key(record: &Record) -> String {
     row::content_key(record).unwrap_or_else(|| record.uid.clone())
-}
-
-/// Where a store lives: a SQLite file, or a PostgreSQL database.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreLocation {
-    /// An SQLite database file (created if missing).
-    Sqlite(PathBuf),
-    /// A `postgres://` (or `postgresql://`) connection URL, in the syntax
-    /// of libpq (`postgres://user:password@host:port/dbname?options`).
-    Postgres(String),
-}
-
-impl StoreLocation {
-    /// A `postgres://` or `postgresql://` URL selects PostgreSQL; anything
-    /// else is a SQLite path.
-    pub fn parse(s: &str) -> StoreLocation {
-        let lower = s.get(..13).unwrap_or(s).to_ascii_lowercase();
-        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            StoreLocation::Postgres(s.to_string())
-        } else {
-            StoreLocation::Sqlite(PathBuf::from(s))
-        }
-    }
-}
-
-impl fmt::Display for StoreLocation {
-    /// The path, or the URL with its password hidden.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreLocation::Sqlite(p) => write!(f, "{}", p.display()),
-            StoreLocation::Postgres(url) => f.write_str(&pg::redact(url)),
-        }
-    }
 }
 
 /// Which records [`Store::query`] returns. Every set field must match;
@@ -370,64 +340,6 @@ impl Store {
     /// for tests and metrics.
     pub fn commits(&self) -> u64 {
         self.inner.writer.commits()
-    }
-
-    /// Alert deduplication, shared by every process on this database:
-    /// records an occurrence of `key` (of alert `kind`) at `now` and returns
-    /// true if no alert for it was sent within `window` before (the caller
-    /// sends one). Atomic across processes.
-    pub fn claim_alert(
-        &self,
-        key: &str,
-        kind: &str,
-        now: SystemTime,
-        window: std::time::Duration,
-    ) -> Result<bool, StoreError> {
-        let start = now.checked_sub(window).map_or(i64::MIN, row::unix_ms);
-        match &self.inner.reader {
-            Reader::Sqlite(_) => {
-                sqlite_alerts::claim(&self.inner.path, key, kind, row::unix_ms(now), start)
-            }
-            Reader::Postgres(r) => r.claim_alert(key, kind, row::unix_ms(now), start),
-        }
-    }
-
-    /// Forgets alert `key` (its condition recovered): the next claim sends.
-    pub fn release_alert(&self, key: &str) -> Result<bool, StoreError> {
-        match &self.inner.reader {
-            Reader::Sqlite(_) => sqlite_alerts::release(&self.inner.path, key),
-            Reader::Postgres(r) => r.release_alert(key),
-        }
-    }
-
-    /// Deletes alert state last touched before `cutoff`.
-    pub fn prune_alerts(&self, cutoff: SystemTime) -> Result<usize, StoreError> {
-        match &self.inner.reader {
-            Reader::Sqlite(_) => sqlite_alerts::prune(&self.inner.path, row::unix_ms(cutoff)),
-            Reader::Postgres(r) => r.prune_alerts(row::unix_ms(cutoff)),
-        }
-    }
-
-    /// Gateways that sent a copy since `since`, each with its latest copy's
-    /// receive time (Unix ms).
-    pub fn gateways_last_seen(&self, since: SystemTime) -> Result<Vec<(String, i64)>, StoreError> {
-        match &self.inner.reader {
-            Reader::Sqlite(_) => {
-                sqlite_alerts::gateways_last_seen(&self.inner.path, row::unix_ms(since))
-            }
-            Reader::Postgres(r) => r.gateways_last_seen(row::unix_ms(since)),
-        }
-    }
-
-    /// Copies received since `since` and how many lack trusted results
-    /// (auth source `none`, SPF result unknown or missing).
-    pub fn untrusted_share(&self, since: SystemTime) -> Result<(u64, u64), StoreError> {
-        match &self.inner.reader {
-            Reader::Sqlite(_) => {
-                sqlite_alerts::untrusted_share(&self.inner.path, row::unix_ms(since))
-            }
-            Reader::Postgres(r) => r.untrusted_share(row::unix_ms(since)),
-        }
     }
 
     /// The database path (for PostgreSQL, the URL without its password).

@@ -1,0 +1,66 @@
+//! `[store]`: where the sensor keeps its records (a SQLite file, or a
+//! PostgreSQL database shared by a fleet).
+
+use serde::{Deserialize, Deserializer};
+
+/// `[store]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// SQLite database file (unless `url` is set).
+    pub path: std::path::PathBuf,
+    /// PostgreSQL database shared by a fleet of sensors,
+    /// `postgres://user:password@host:port/dbname`; when set, `path` is
+    /// not used.
+    #[serde(deserialize_with = "de_pg_url")]
+    pub url: Option<String>,
+    /// Delete records older than this many days (0: keep everything).
+    pub retention_days: u32,
+    /// Cap on the database size in MiB (0: none); when full, copies are
+    /// answered 451 and the gateway retries.
+    pub max_size_mb: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: "authsense.db".into(),
+            url: None,
+            retention_days: 0,
+            max_size_mb: 0,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// The store to open: `url` if set, else `path`.
+    pub fn location(&self) -> crate::store::StoreLocation {
+        match &self.url {
+            Some(url) => crate::store::StoreLocation::Postgres(url.clone()),
+            None => crate::store::StoreLocation::Sqlite(self.path.clone()),
+        }
+    }
+
+    /// Applies a `--db` flag: a `postgres://` URL sets `url`, anything else
+    /// is a SQLite path (and clears `url`).
+    pub fn set_db(&mut self, db: &str) {
+        match crate::store::StoreLocation::parse(db) {
+            crate::store::StoreLocation::Postgres(url) => self.url = Some(url),
+            crate::store::StoreLocation::Sqlite(path) => {
+                self.path = path;
+                self.url = None;
+            }
+        }
+    }
+}
+
+fn de_pg_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let url = String::deserialize(d)?;
+    match crate::store::StoreLocation::parse(&url) {
+        crate::store::StoreLocation::Postgres(u) => Ok(Some(u)),
+        crate::store::StoreLocation::Sqlite(_) => Err(serde::de::Error::custom(format!(
+            "invalid store url {url:?}: want postgres://user@host:port/dbname \
+             (for SQLite use `path`)"
+        ))),
+    }
+}
