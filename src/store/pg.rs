@@ -48,8 +48,28 @@ pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 
 /// Connects to `url` (on the calling thread: never a runtime thread).
 pub(crate) fn connect(url: &str, path: &Arc<Path>) -> Result<Client, StoreError> {
+    if let Some(mode) = tls_required(url) {
+        let detail = format!(
+            "sslmode={mode}: TLS to PostgreSQL is not supported by this build; use a \
+             private network or a local TLS tunnel (docs/scaling.md)"
+        );
+        return Err(StoreError::new(ErrorKind::Open, "connect", path, detail));
+    }
     Client::connect(url, NoTls)
         .map_err(|e| StoreError::new(ErrorKind::Open, "connect", path, e.to_string()))
+}
+
+/// The `sslmode` of `url` if it demands TLS (`require`, `verify-ca`,
+/// `verify-full`): refused up front with a clear message rather than the
+/// driver's "no TLS implementation configured".
+fn tls_required(url: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| k.eq_ignore_ascii_case("sslmode"))
+        .map(|(_, v)| v.to_ascii_lowercase())
+        .filter(|v| matches!(v.as_str(), "require" | "verify-ca" | "verify-full"))
 }
 
 /// Connects, migrates, and returns the writer's backend and the read pool.
@@ -253,7 +273,22 @@ impl PgWriter {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{redact, tls_required};
+
+    #[test]
+    fn tls_demands_are_recognised() {
+        assert_eq!(
+            tls_required("postgres://u@db/x?sslmode=require").as_deref(),
+            Some("require")
+        );
+        assert_eq!(
+            tls_required("postgres://db/x?a=1&SSLMODE=Verify-Full").as_deref(),
+            Some("verify-full")
+        );
+        assert_eq!(tls_required("postgres://db/x?sslmode=prefer"), None);
+        assert_eq!(tls_required("postgres://db/x?sslmode=disable"), None);
+        assert_eq!(tls_required("postgres://db/x"), None);
+    }
 
     #[test]
     fn redacts_passwords_only() {
