@@ -186,6 +186,16 @@ impl Store {
     pub fn open(path: &Path, opts: StoreOptions) -> Result<Store, StoreError> {
         let path: Arc<Path> = Arc::from(path);
         let (backend, readers) = sqlite::open(&path, &opts)?;
+        Store::start(path, backend, Reader::Sqlite(readers), &opts)
+    }
+
+    /// Starts the writer thread on `backend` and assembles the handle.
+    fn start(
+        path: Arc<Path>,
+        backend: impl writer::WriteBackend,
+        reader: Reader,
+        opts: &StoreOptions,
+    ) -> Result<Store, StoreError> {
         let writer = writer::Writer::spawn(
             Arc::clone(&path),
             backend,
@@ -196,7 +206,7 @@ impl Store {
             inner: Arc::new(Inner {
                 path,
                 writer,
-                reader: Reader::Sqlite(readers),
+                reader,
             }),
         })
     }
@@ -219,19 +229,7 @@ impl Store {
         };
         let path: Arc<Path> = Arc::from(Path::new(&pg::redact(url)));
         let (backend, readers) = pg::open(url, &path, &opts)?;
-        let writer = writer::Writer::spawn(
-            Arc::clone(&path),
-            backend,
-            opts.batch_max,
-            opts.retention_days,
-        )?;
-        Ok(Store {
-            inner: Arc::new(Inner {
-                path,
-                writer,
-                reader: Reader::Postgres(readers),
-            }),
-        })
+        Store::start(path, backend, Reader::Postgres(readers), &opts)
     }
 
     /// [`Store::open_location`] of [`StoreLocation::parse`]`(location)`: a

@@ -6,9 +6,10 @@
 //! module, then add an `impl PgReadPool` method here (or in a new
 //! `pg_<topic>.rs`) that runs it through [`PgReadPool::with_client`].
 
-use super::error::{ErrorKind, StoreError};
+use super::error::StoreError;
 use super::filter::{self, numbered, Param};
 use super::pg::{connect, db_err, off_runtime};
+use super::row;
 use super::Filter;
 use crate::sensor::record::Record;
 use postgres::types::ToSql;
@@ -92,12 +93,7 @@ impl PgReadPool {
     }
 
     fn decode(&self, id: i64, json: &str) -> Result<Record, StoreError> {
-        let mut record: Record = serde_json::from_str(json).map_err(|e| {
-            let detail = format!("stored record {id} does not decode: {e}");
-            StoreError::new(ErrorKind::Database, "read", &self.path, detail)
-        })?;
-        record.id = Some(id);
-        Ok(record)
+        row::decode(&self.path, id, json)
     }
 
     /// Runs `f` with an idle connection (or a new one) on a thread outside

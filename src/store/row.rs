@@ -5,7 +5,10 @@
 //! Every filter column is lowercased here, so case-insensitive matching is
 //! a plain comparison or `LIKE` on both SQLite and PostgreSQL.
 
+use super::error::{ErrorKind, StoreError};
 use crate::sensor::record::Record;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// One record ready to insert.
@@ -160,6 +163,17 @@ fn dkim_summary(record: &Record) -> Option<String> {
         return Some("pass".into());
     }
     dkim.first().map(|m| m.result.to_lowercase())
+}
+
+/// A stored record's JSON back into a [`Record`] with its row `id` (both
+/// backends read the same column).
+pub(crate) fn decode(path: &Arc<Path>, id: i64, json: &str) -> Result<Record, StoreError> {
+    let mut record: Record = serde_json::from_str(json).map_err(|e| {
+        let detail = format!("stored record {id} does not decode: {e}");
+        StoreError::new(ErrorKind::Database, "read", path, detail)
+    })?;
+    record.id = Some(id);
+    Ok(record)
 }
 
 /// The part after the last `@`, if non-empty.

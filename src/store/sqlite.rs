@@ -17,7 +17,7 @@
 
 use super::error::{ErrorKind, StoreError};
 use super::filter::{self, Param};
-use super::row::Row;
+use super::row::{self, Row};
 use super::writer::{Inserted, WriteBackend};
 use super::{schema, Filter, StoreOptions};
 use crate::sensor::record::Record;
@@ -257,12 +257,7 @@ impl ReadPool {
     }
 
     fn decode(&self, id: i64, json: &str) -> Result<Record, StoreError> {
-        let mut record: Record = serde_json::from_str(json).map_err(|e| {
-            let detail = format!("stored record {id} does not decode: {e}");
-            StoreError::new(ErrorKind::Database, "read", &self.path, detail)
-        })?;
-        record.id = Some(id);
-        Ok(record)
+        row::decode(&self.path, id, json)
     }
 
     /// Runs `f` on an idle connection (or a new one), and keeps the
