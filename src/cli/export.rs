@@ -2,7 +2,6 @@
 
 use super::load;
 use crate::export::consume::{self, StreamSource};
-use crate::store::{Store, StoreOptions};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -65,14 +64,7 @@ pub async fn export(args: ExportArgs) -> Result<(), String> {
     if !args.jsonl {
         return Err("authsense export: give --from-stream --nats URL or --jsonl".into());
     }
-    if let Some(db) = &args.db {
-        cfg.store.set_db(db);
-    }
-    if cfg.store.url.is_none() && !cfg.store.path.exists() {
-        return Err(format!("no database at {}", cfg.store.path.display()));
-    }
-    let store = Store::open_location(&cfg.store.location(), StoreOptions::default())
-        .map_err(|e| e.to_string())?;
+    let store = super::open_existing_store(&mut cfg, args.db.as_deref())?;
     let dumped = consume::dump_jsonl(&store, &mut out);
     store.close().await.map_err(|e| e.to_string())?;
     match dumped {

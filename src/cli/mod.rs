@@ -255,6 +255,19 @@ impl CommonArgs {
     }
 }
 
+/// The configured store with `--db` applied, opened for reading by a CLI
+/// command: a SQLite file must already exist (never create an empty one).
+fn open_existing_store(cfg: &mut Config, db: Option<&str>) -> Result<crate::store::Store, String> {
+    if let Some(db) = db {
+        cfg.store.set_db(db);
+    }
+    if cfg.store.url.is_none() && !cfg.store.path.exists() {
+        return Err(format!("no database at {}", cfg.store.path.display()));
+    }
+    crate::store::Store::open_location(&cfg.store.location(), Default::default())
+        .map_err(|e| e.to_string())
+}
+
 fn load(path: Option<&std::path::Path>) -> Result<Config, String> {
     match path {
         Some(path) => Config::load(path).map_err(|e| e.to_string()),

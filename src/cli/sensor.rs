@@ -5,7 +5,7 @@ use super::{load, shutdown_signal, MessagesArgs, RunArgs, SensorArgs, SensorOpts
 use crate::config::Config;
 use crate::milter::{self as m, listen::MilterListener};
 use crate::sensor::{self, setup};
-use crate::store::{Filter, Store, StoreOptions};
+use crate::store::Filter;
 use crate::web::search::Search;
 use std::time::Duration;
 use tokio::{net::TcpListener, sync::watch};
@@ -157,12 +157,6 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
 /// `authsense messages`.
 pub async fn messages(args: MessagesArgs) -> Result<(), String> {
     let mut cfg = load(args.config.as_deref())?;
-    if let Some(db) = &args.db {
-        cfg.store.set_db(db);
-    }
-    if cfg.store.url.is_none() && !cfg.store.path.exists() {
-        return Err(format!("no database at {}", cfg.store.path.display()));
-    }
     // The web search's parameters, parsed the same way.
     let search = Search {
         sender: args.sender,
@@ -187,8 +181,7 @@ pub async fn messages(args: MessagesArgs) -> Result<(), String> {
             .to_filter()
             .map_err(|e| format!("--{}", e.replacen('_', "-", 1)))?
     };
-    let store = Store::open_location(&cfg.store.location(), StoreOptions::default())
-        .map_err(|e| e.to_string())?;
+    let store = super::open_existing_store(&mut cfg, args.db.as_deref())?;
     let records = store.query(&filter).map_err(|e| e.to_string())?;
     let printed = print_records(&records, args.json);
     store.close().await.map_err(|e| e.to_string())?;

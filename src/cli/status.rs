@@ -1,21 +1,13 @@
 //! `authsense status`: the status page as text (or JSON).
 
 use super::{load, StatusArgs};
-use crate::store::{Store, StoreOptions};
 use crate::web::status;
 use std::time::SystemTime;
 
 /// `authsense status`.
 pub async fn status(args: StatusArgs) -> Result<(), String> {
     let mut cfg = load(args.config.as_deref())?;
-    if let Some(db) = &args.db {
-        cfg.store.set_db(db);
-    }
-    if cfg.store.url.is_none() && !cfg.store.path.exists() {
-        return Err(format!("no database at {}", cfg.store.path.display()));
-    }
-    let store = Store::open_location(&cfg.store.location(), StoreOptions::default())
-        .map_err(|e| e.to_string())?;
+    let store = super::open_existing_store(&mut cfg, args.db.as_deref())?;
     let report = status::report(&store, SystemTime::now(), None, None).map_err(|e| e.to_string());
     store.close().await.map_err(|e| e.to_string())?;
     let report = report?;

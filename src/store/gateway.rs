@@ -36,6 +36,43 @@ pub struct GatewayStatus {
 }
 
 impl GatewayStatus {
+    /// A gateway with no copies counted yet in a `window_minutes` window
+    /// ending at `now_ms`; an empty HELO counts as none.
+    pub(crate) fn empty(
+        gateway_ip: String,
+        helo: Option<String>,
+        last_seen_ms: i64,
+        now_ms: i64,
+        window_minutes: u32,
+    ) -> GatewayStatus {
+        GatewayStatus {
+            gateway_ip,
+            helo: helo.filter(|h| !h.is_empty()),
+            last_seen_ms,
+            now_ms,
+            window_minutes,
+            per_minute: vec![0; window_minutes as usize],
+            ..GatewayStatus::default()
+        }
+    }
+
+    /// Adds one row of the window query: `minute` from the window's start,
+    /// and the copies, broken, X-Agari, AR-fallback and TLS counts in it.
+    pub(crate) fn add_minute(&mut self, minute: i64, [n, broken, xa, ar, tls]: [i64; 5]) {
+        let n = n.unsigned_abs();
+        if let Some(slot) = usize::try_from(minute)
+            .ok()
+            .and_then(|m| self.per_minute.get_mut(m))
+        {
+            *slot += n;
+        }
+        self.total += n;
+        self.broken += broken.unsigned_abs();
+        self.x_agari += xa.unsigned_abs();
+        self.authentication_results += ar.unsigned_abs();
+        self.tls += tls.unsigned_abs();
+    }
+
     /// `part` as a share of `total` (0 when there are no copies).
     pub fn share(&self, part: u64) -> f64 {
         if self.total == 0 {

@@ -55,38 +55,16 @@ impl PgReadPool {
             )?;
             for r in &latest {
                 let ip: String = r.get(0);
-                let helo: Option<String> = r.get(2);
-                out.insert(
-                    ip.clone(),
-                    GatewayStatus {
-                        gateway_ip: ip,
-                        helo: helo.filter(|h| !h.is_empty()),
-                        last_seen_ms: r.get(1),
-                        now_ms,
-                        window_minutes: minutes,
-                        per_minute: vec![0; minutes as usize],
-                        ..GatewayStatus::default()
-                    },
-                );
+                let g = GatewayStatus::empty(ip.clone(), r.get(2), r.get(1), now_ms, minutes);
+                out.insert(ip, g);
             }
             for r in &c.query(window_sql.as_str(), &[&since, &now_ms])? {
                 let ip: String = r.get(0);
                 let minute: i64 = r.get(1);
-                let n: i64 = r.get(2);
-                let sums: [i64; 4] = [r.get(3), r.get(4), r.get(5), r.get(6)];
-                let Some(g) = out.get_mut(&ip) else { continue };
-                let n = n.unsigned_abs();
-                if let Some(slot) = usize::try_from(minute)
-                    .ok()
-                    .and_then(|m| g.per_minute.get_mut(m))
-                {
-                    *slot += n;
+                let counts = [r.get(2), r.get(3), r.get(4), r.get(5), r.get(6)];
+                if let Some(g) = out.get_mut(&ip) {
+                    g.add_minute(minute, counts);
                 }
-                g.total += n;
-                g.broken += sums[0].unsigned_abs();
-                g.x_agari += sums[1].unsigned_abs();
-                g.authentication_results += sums[2].unsigned_abs();
-                g.tls += sums[3].unsigned_abs();
             }
             Ok(out.into_values().collect())
         })

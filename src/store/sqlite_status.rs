@@ -35,18 +35,8 @@ impl ReadPool {
             })?;
             for row in rows {
                 let (ip, last, helo) = row?;
-                out.insert(
-                    ip.clone(),
-                    GatewayStatus {
-                        gateway_ip: ip,
-                        helo: helo.filter(|h| !h.is_empty()),
-                        last_seen_ms: last,
-                        now_ms,
-                        window_minutes: minutes,
-                        per_minute: vec![0; minutes as usize],
-                        ..GatewayStatus::default()
-                    },
-                );
+                let g = GatewayStatus::empty(ip.clone(), helo, last, now_ms, minutes);
+                out.insert(ip, g);
             }
             let mut window = c.prepare_cached(
                 "SELECT gateway_ip, (ts - ?1) / 60000 AS minute, COUNT(*),
@@ -73,20 +63,10 @@ impl ReadPool {
                 ))
             })?;
             for row in rows {
-                let (ip, minute, [n, broken, xa, ar, tls]) = row?;
-                let Some(g) = out.get_mut(&ip) else { continue };
-                let n = n.unsigned_abs();
-                if let Some(slot) = usize::try_from(minute)
-                    .ok()
-                    .and_then(|m| g.per_minute.get_mut(m))
-                {
-                    *slot += n;
+                let (ip, minute, counts) = row?;
+                if let Some(g) = out.get_mut(&ip) {
+                    g.add_minute(minute, counts);
                 }
-                g.total += n;
-                g.broken += broken.unsigned_abs();
-                g.x_agari += xa.unsigned_abs();
-                g.authentication_results += ar.unsigned_abs();
-                g.tls += tls.unsigned_abs();
             }
             Ok(out.into_values().collect())
         })
