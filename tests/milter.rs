@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{config_for, dns::FakeDns, spf_zone, TestMilter, CLIENT4};
+use common::{config_for, dns::FakeDns, rcpt_data, spf_zone, TestMilter, CLIENT4};
 use indymilter_test::{EomAction, EomActions};
 use indymilter_test::{MacroStage, ProtoOpts, SocketInfo, Status, TestConnection};
 use std::{
@@ -58,8 +58,13 @@ async fn transaction(conn: &mut TestConnection, m: &Msg<'_>) -> (EomActions, Sta
     if !acked(st.clone()) {
         return (EomActions { actions: vec![] }, st);
     }
-    assert!(acked(conn.rcpt(["<rcpt@example.net>"]).await.unwrap()));
-    assert!(acked(conn.data().await.unwrap()));
+    for st in rcpt_data(conn, "<rcpt@example.net>")
+        .await
+        .into_iter()
+        .flatten()
+    {
+        assert!(acked(st));
+    }
     for (n, v) in &m.headers {
         conn.header(*n, *v).await.unwrap();
     }
@@ -578,13 +583,22 @@ async fn no_reply_options_only_where_the_mta_offers_them() {
     assert!(opts.contains(ProtoOpts::NOREPLY_CONNECT | ProtoOpts::NOREPLY_HELO));
     assert!(opts.contains(ProtoOpts::NOREPLY_RCPT | ProtoOpts::NOREPLY_HEADER));
     assert!(!opts.intersects(ProtoOpts::NOREPLY_MAIL | ProtoOpts::NOREPLY_DATA));
+    // RCPT and DATA are not sent at all; the body is (the default
+    // Authentication-Results header carries DKIM, so it needs the message).
+    assert!(opts.contains(ProtoOpts::NO_RCPT | ProtoOpts::NO_DATA));
+    assert!(!opts.contains(ProtoOpts::NO_BODY));
     let mut conn = conn;
     let (actions, status) = send(&mut conn, &Msg::new("mail.pass.example", "u@pass.example")).await;
     assert_eq!(status, Status::Accept);
     assert!(stamp(&actions).contains("spf=pass"), "{actions:?}");
     // An MTA without no-reply support gets a reply at every step.
+    // An MTA without no-reply support, and that cannot skip steps, gets a
+    // reply at every step and may send the body.
     let without_noreply = ProtoOpts::all()
-        - (ProtoOpts::NOREPLY_CONNECT
+        - (ProtoOpts::NO_RCPT
+            | ProtoOpts::NO_DATA
+            | ProtoOpts::NO_BODY
+            | ProtoOpts::NOREPLY_CONNECT
             | ProtoOpts::NOREPLY_HELO
             | ProtoOpts::NOREPLY_MAIL
             | ProtoOpts::NOREPLY_RCPT
@@ -612,9 +626,42 @@ async fn no_reply_options_only_where_the_mta_offers_them() {
     );
     assert_eq!(conn.data().await.unwrap(), Status::Continue);
     assert_eq!(conn.header("Subject", "x").await.unwrap(), Status::Continue);
+    assert_eq!(conn.body("hello\r\n").await.unwrap(), Status::Continue);
     let (actions, status) = conn.eom().await.unwrap();
     assert_eq!(status, Status::Accept);
     assert!(stamp(&actions).contains("spf=pass"));
+    milter.stop().await;
+}
+
+/// With only the X-Agari SPF stamp to write, the body is not needed: the
+/// MTA is asked not to send it, and the stamp is the same.
+#[tokio::test]
+async fn spf_only_asks_the_mta_not_to_send_the_body() {
+    let dns = FakeDns::start(spf_zone()).await;
+    let mut cfg = config_for(&dns);
+    cfg.milter.add_authentication_results = false;
+    let milter = TestMilter::spawn(cfg).await;
+    let mut conn = milter.open().await;
+    assert!(conn
+        .negotiated_opts()
+        .contains(ProtoOpts::NO_RCPT | ProtoOpts::NO_DATA | ProtoOpts::NO_BODY));
+    let mut m = Msg::new("mail.pass.example", "u@pass.example");
+    m.headers = vec![(XA, "mx.example.com; spf=pass")];
+    let (actions, status) = send(&mut conn, &m).await;
+    assert_eq!(status, Status::Accept);
+    assert_eq!(
+        stamp(&actions),
+        "mx.example.com; spf=pass smtp.mailfrom=u@pass.example smtp.helo=mail.pass.example"
+    );
+    assert_eq!(deletions(&actions), [(XA.to_string(), 1)]);
+    // An MTA that cannot skip the body still gets the same stamp.
+    let mut conn = milter
+        .open_with_opts(ProtoOpts::all() - ProtoOpts::NO_BODY)
+        .await;
+    assert!(!conn.negotiated_opts().contains(ProtoOpts::NO_BODY));
+    let (actions, status) = send(&mut conn, &m).await;
+    assert_eq!(status, Status::Accept);
+    assert!(stamp(&actions).contains("spf=pass"), "{actions:?}");
     milter.stop().await;
 }
 
@@ -684,8 +731,7 @@ async fn mail_waits_for_spf_only_when_it_may_reject() {
         let st = conn.mail(["<u@temperror.example>"]).await.unwrap();
         let at_mail = t.elapsed();
         assert_eq!(st, Status::Continue);
-        conn.rcpt(["<rcpt@example.net>"]).await.unwrap();
-        conn.data().await.unwrap();
+        rcpt_data(&mut conn, "<rcpt@example.net>").await;
         conn.header("Subject", "t").await.unwrap();
         let (actions, _) = conn.eom().await.unwrap();
         let total = t.elapsed();

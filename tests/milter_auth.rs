@@ -98,8 +98,7 @@ async fn send(conn: &mut TestConnection, ip: IpAddr, raw: &str) -> (EomActions, 
     conn.helo("mail.pass.example").await.unwrap();
     conn.macros(MacroStage::Mail, [("i", "Q1")]).await.unwrap();
     conn.mail(["<alice@pass.example>"]).await.unwrap();
-    conn.rcpt(["<bob@example.net>"]).await.unwrap();
-    conn.data().await.unwrap();
+    common::rcpt_data(conn, "<bob@example.net>").await;
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     // Unfold into (name, value) pairs the way an MTA passes them: folded
     // continuation lines joined with LF, the value as after the colon.
@@ -125,6 +124,8 @@ async fn send(conn: &mut TestConnection, ip: IpAddr, raw: &str) -> (EomActions, 
     if !conn.negotiated_opts().contains(ProtoOpts::NO_EOH) {
         conn.eoh().await.unwrap();
     }
+    // The body is needed here (DKIM): the milter must not opt out of it.
+    assert!(!conn.negotiated_opts().contains(ProtoOpts::NO_BODY));
     conn.body(body.to_string()).await.unwrap();
     conn.eom().await.unwrap()
 }

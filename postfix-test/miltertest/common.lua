@@ -94,10 +94,21 @@ function C.transaction(t)
     mt.macro(conn, SMFIC_MAIL, "i", t.queue_id or "MT0001", "{mail_addr}", t.mailfrom:gsub("^<(.*)>$", "%1"))
     C.call("mt.mailfrom", mt.mailfrom, conn, t.mailfrom)
     C.reply(conn, "mail from", SMFIP_NR_MAIL)
-    for _, r in ipairs(t.rcpts) do
-        mt.macro(conn, SMFIC_RCPT, "{rcpt_addr}", r:gsub("^<(.*)>$", "%1"))
-        C.call("mt.rcptto " .. r, mt.rcptto, conn, r)
-        C.reply(conn, "rcpt to " .. r, SMFIP_NR_RCPT)
+    -- like Sendmail and Postfix, skip the steps the milter opted out of
+    if mt.test_option(conn, SMFIP_NORCPT) then
+        mt.echo("  --   rcpt to: not sent (milter negotiated SMFIP_NORCPT)")
+    else
+        for _, r in ipairs(t.rcpts) do
+            mt.macro(conn, SMFIC_RCPT, "{rcpt_addr}", r:gsub("^<(.*)>$", "%1"))
+            C.call("mt.rcptto " .. r, mt.rcptto, conn, r)
+            C.reply(conn, "rcpt to " .. r, SMFIP_NR_RCPT)
+        end
+    end
+    if mt.test_option(conn, SMFIP_NODATA) then
+        mt.echo("  --   data: not sent (milter negotiated SMFIP_NODATA)")
+    else
+        C.call("mt.data", mt.data, conn)
+        C.reply(conn, "data", SMFIP_NR_DATA)
     end
     for _, h in ipairs(t.headers) do
         -- with HDR_LEADSPC the MTA passes the space after the colon too

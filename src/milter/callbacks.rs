@@ -6,7 +6,8 @@
 //! for replies at connect, HELO, RCPT, each header and body chunk (protocol
 //! v6 no-reply options, where the MTA offers them); the listener re-arms
 //! TCP_QUICKACK after every read so the MTA's next small write never waits
-//! for our ACK. MAIL, DATA and end-of-message are answered. MAIL's answer
+//! for our ACK. RCPT and DATA are not sent at all, nor the body when only SPF
+//! is evaluated (see [`skipped`]). MAIL and end-of-message are answered. MAIL's answer
 //! waits for SPF only when it may depend on it (`reject_spf`, `on_error =
 //! tempfail`; see [`super::evaluate::decides_at_mail`]); otherwise SPF runs
 //! while the message arrives and is awaited at end of message. Measured in
@@ -14,6 +15,7 @@
 //! slower than answering them at once: Postfix's next write then waits on a
 //! bare ACK instead of riding on our reply.
 
+use super::evaluate::needs_message;
 use super::session::{MailDecision, Session};
 use super::Shared;
 use indymilter::{
@@ -52,6 +54,18 @@ const NOREPLY: ProtoOpts = ProtoOpts::NOREPLY_CONNECT
     .union(ProtoOpts::NOREPLY_HEADER)
     .union(ProtoOpts::NOREPLY_BODY);
 
+/// The steps the MTA need not send at all: RCPT and DATA (nothing is decided
+/// there), and the body when only SPF is evaluated. Each skipped step is a
+/// write and a wake-up less per message, and DATA a whole round trip. The
+/// callbacks stay registered for MTAs that do not offer these options.
+fn skipped(cfg: &crate::config::MilterConfig) -> ProtoOpts {
+    let mut opts = ProtoOpts::NO_RCPT | ProtoOpts::NO_DATA;
+    if !needs_message(cfg) {
+        opts |= ProtoOpts::NO_BODY;
+    }
+    opts
+}
+
 /// Builds the callback table over shared state.
 pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
     Callbacks::new()
@@ -63,7 +77,7 @@ pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
                 noreply,
                 leading_space,
             });
-            let mut opts = noreply;
+            let mut opts = noreply | (mta_opts & skipped(&shared.config));
             if leading_space {
                 opts |= ProtoOpts::LEADING_SPACE;
             }

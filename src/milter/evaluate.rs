@@ -29,6 +29,15 @@ pub fn decides_at_mail(cfg: &MilterConfig) -> bool {
     !cfg.reject_spf.is_empty() || cfg.on_error == OnError::Tempfail
 }
 
+/// Whether the message itself (headers and body) must be rebuilt: only for
+/// methods beyond SPF, an Authentication-Results header or an ARC seal. When
+/// it need not, the MTA is asked not to send the body at all.
+pub fn needs_message(cfg: &MilterConfig) -> bool {
+    cfg.add_authentication_results
+        || cfg.arc_seal.is_some()
+        || cfg.methods.iter().any(|m| *m != crate::config::Method::Spf)
+}
+
 /// Starts SPF for both identities as a task of its own: a panic in
 /// evaluation must not take the MTA connection down with it.
 pub fn spawn_spf(shared: Arc<Shared>, ip: IpAddr, helo: &str, mail_from: &str) -> SpfTask {

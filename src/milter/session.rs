@@ -3,7 +3,7 @@
 //! callbacks in [`super::callbacks`] turn into milter replies and actions.
 
 use super::capture::Capture;
-use super::evaluate::{self, decides_at_mail, SpfTask};
+use super::evaluate::{self, decides_at_mail, needs_message, SpfTask};
 use super::stamp::{self, Forgeries};
 use super::Shared;
 use crate::auth::{SpfRequest, SpfVerdict};
@@ -179,11 +179,8 @@ impl Session {
         }
         // The message itself is needed only for methods beyond SPF.
         let cfg = &self.shared.config;
-        let whole_message = cfg.add_authentication_results
-            || cfg.arc_seal.is_some()
-            || cfg.methods.iter().any(|m| *m != crate::config::Method::Spf);
-        let capture =
-            (role == Role::Stamp && whole_message).then(|| Capture::new(cfg.max_message_bytes));
+        let capture = (role == Role::Stamp && needs_message(cfg))
+            .then(|| Capture::new(cfg.max_message_bytes));
         self.msg = Some(Message {
             role,
             mail_from,

@@ -13,7 +13,7 @@ use authsense::{
     milter::{self, listen::MilterListener, listen::SocketSpec, Shared},
 };
 use dns::{FakeDns, Rec, Zone};
-use indymilter_test::{Actions, TestConnection};
+use indymilter_test::{Actions, ProtoOpts, Status, TestConnection};
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{sync::oneshot, task::JoinHandle};
 
@@ -131,4 +131,18 @@ impl TestMilter {
         let _ = self.stop.take().unwrap().send(());
         self.task.take().unwrap().await.unwrap().unwrap();
     }
+}
+
+/// RCPT and DATA, each only if the milter did not opt out of it (as Postfix
+/// and Sendmail skip them); their statuses, `None` for a skipped step.
+pub async fn rcpt_data(conn: &mut TestConnection, rcpt: &str) -> [Option<Status>; 2] {
+    let opts = conn.negotiated_opts();
+    let mut out = [None, None];
+    if !opts.contains(ProtoOpts::NO_RCPT) {
+        out[0] = Some(conn.rcpt([rcpt]).await.unwrap());
+    }
+    if !opts.contains(ProtoOpts::NO_DATA) {
+        out[1] = Some(conn.data().await.unwrap());
+    }
+    out
 }
