@@ -118,6 +118,20 @@ bench_authsense() {
     bench_wait_listen "$name" "$spec" $! "$log"
 }
 
+# bench_null NAME SPEC authsense|none [FLAG...]: examples/null_milter (built by
+# `cargo build --release --example null_milter` when missing), the do-nothing
+# milter that measures the milter protocol's own cost in Postfix.
+bench_null() {
+    local name=$1 spec=$2 events=$3 log=$LAB/$1.log bin=${BENCH_NULL_BIN:-$REPO/target/release/examples/null_milter}
+    shift 3
+    if [[ ! -x "$bin" ]]; then
+        (cd "$REPO" && cargo build --release --quiet --example null_milter) || lab_die "cannot build null_milter"
+    fi
+    "$bin" --listen "$spec" --events "$events" "$@" >"$log" 2>&1 &
+    bench_register "$name" $! "$spec" "null_milter --listen $spec --events $events $*"
+    bench_wait_listen "$name" "$spec" $! "$log"
+}
+
 # bench_spf_milter NAME SPEC: glts spf-milter (Rust, viaspf), installed into
 # target/bench-peers by `cargo install` when missing.
 bench_spf_milter() {

@@ -7,15 +7,15 @@
 //! v6 no-reply options, where the MTA offers them); the listener re-arms
 //! TCP_QUICKACK after every read so the MTA's next small write never waits
 //! for our ACK. RCPT and DATA are not sent at all, nor the body when only SPF
-//! is evaluated (see [`skipped`]). MAIL and end-of-message are answered. MAIL's answer
-//! waits for SPF only when it may depend on it (`reject_spf`, `on_error =
-//! tempfail`; see [`super::evaluate::decides_at_mail`]); otherwise SPF runs
-//! while the message arrives and is awaited at end of message. Measured in
-//! Postfix (BENCHMARKS.md), also skipping the MAIL and DATA replies was
-//! slower than answering them at once: Postfix's next write then waits on a
-//! bare ACK instead of riding on our reply.
+//! is evaluated (see [`skipped`]). End of message is answered, and MAIL only
+//! when its answer may depend on SPF (`reject_spf`, `on_error = tempfail`; see
+//! [`super::evaluate::decides_at_mail`]): then it waits for SPF. Otherwise
+//! MAIL needs no reply, SPF runs while the message arrives and is awaited at
+//! end of message. Measured in Postfix with a do-nothing milter
+//! (`bench/milter`, BENCHMARKS.md), the unanswered MAIL costs Postfix and the
+//! milter one write and wake-up less per message.
 
-use super::evaluate::needs_message;
+use super::evaluate::{decides_at_mail, needs_message};
 use super::session::{MailDecision, Session};
 use super::Shared;
 use indymilter::{
@@ -70,7 +70,12 @@ fn skipped(cfg: &crate::config::MilterConfig) -> ProtoOpts {
 pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
     Callbacks::new()
         .on_negotiate(move |cx, _, mta_opts| {
-            let noreply = mta_opts & NOREPLY;
+            let mut wanted = NOREPLY;
+            if !decides_at_mail(&shared.config) {
+                // MAIL's answer is always "continue" then.
+                wanted |= ProtoOpts::NOREPLY_MAIL;
+            }
+            let noreply = mta_opts & wanted;
             let leading_space = mta_opts.contains(ProtoOpts::LEADING_SPACE);
             cx.data = Some(Conn {
                 session: Session::new(shared.clone()),
@@ -109,7 +114,7 @@ pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
                 };
                 let sender = args.first().map(|a| text(a)).unwrap_or_default();
                 match c.session.mail(&sender, auth.as_deref()).await {
-                    MailDecision::Continue => Status::Continue,
+                    MailDecision::Continue => c.ack(ProtoOpts::NOREPLY_MAIL),
                     MailDecision::Tempfail => Status::Tempfail,
                     MailDecision::Reject(msg) => {
                         let msg = msg.replace('%', "%%");
