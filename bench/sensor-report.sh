@@ -116,7 +116,7 @@ write_md() {
 \`\`\`
 BENCH_SIZES="${SIZES[*]}" BENCH_SESSIONS="${SESSIONS[*]}" BENCH_N="${NSPEC[*]}" BENCH_ROUNDS=$ROUNDS BENCH_RSS=$RSS BENCH_RSS_SESSIONS=$RSS_SESSIONS BENCH_RSS_MB=$RSS_MB BENCH_RSS_SPOOL_MB=$RSS_SPOOL_MB bench/sensor
 # each measurement, identical for every sink (PORT: a=${PORT[sink]} smtp-sink, b=${PORT[authsense]} authsense, c=${PORT[aiosmtpd]} aiosmtpd):
-smtp-source -s S -m N -F msg-SIZE.txt -M $HELO -f $SENDER -t $RCPT 127.0.0.1:PORT
+smtp-source -N -s S -m N -F msg-SIZE.txt -M $HELO -f $SENDER -t xTAG.$RCPT 127.0.0.1:PORT   # TAG = r<round>-<sink>-s<S>-<size>, + "-warm" for the warm-up
 smtp-sink -c -u nobody -h sink.lab.test 127.0.0.1:${PORT[sink]} 1024
 $AUTHSENSE_BIN sensor --config authsense.toml
 /usr/bin/python3 bench/sensor-aiosmtpd ${PORT[aiosmtpd]} COUNT_FILE
