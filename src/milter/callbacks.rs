@@ -7,7 +7,7 @@
 //! v6 no-reply options, where the MTA offers them); the listener re-arms
 //! TCP_QUICKACK after every read so the MTA's next small write never waits
 //! for our ACK. RCPT and DATA are not sent at all, nor the body when only SPF
-//! is evaluated (see [`skipped`]). End of message is answered, and MAIL only
+//! is evaluated (see [`wanted_opts`]). End of message is answered, and MAIL only
 //! when its answer may depend on SPF (`reject_spf`, `on_error = tempfail`; see
 //! [`super::evaluate::decides_at_mail`]): then it waits for SPF. Otherwise
 //! MAIL needs no reply, SPF runs while the message arrives and is awaited at
@@ -54,35 +54,37 @@ const NOREPLY: ProtoOpts = ProtoOpts::NOREPLY_CONNECT
     .union(ProtoOpts::NOREPLY_HEADER)
     .union(ProtoOpts::NOREPLY_BODY);
 
-/// The steps the MTA need not send at all: RCPT and DATA (nothing is decided
-/// there), and the body when only SPF is evaluated. Each skipped step is a
-/// write and a wake-up less per message, and DATA a whole round trip. The
-/// callbacks stay registered for MTAs that do not offer these options.
-fn skipped(cfg: &crate::config::MilterConfig) -> ProtoOpts {
-    let mut opts = ProtoOpts::NO_RCPT | ProtoOpts::NO_DATA;
-    if !needs_message(cfg) {
-        opts |= ProtoOpts::NO_BODY;
+/// The steps that need no reply (MAIL too when its answer is always
+/// "continue"), and the steps the MTA need not send at all: RCPT and DATA
+/// (nothing is decided there), and the body when only SPF is evaluated. Each
+/// skipped step is a write and a wake-up less per message, and DATA a whole
+/// round trip. The callbacks stay registered for MTAs that do not offer
+/// these options.
+fn wanted_opts(cfg: &crate::config::MilterConfig) -> (ProtoOpts, ProtoOpts) {
+    let mut noreply = NOREPLY;
+    if !decides_at_mail(cfg) {
+        noreply |= ProtoOpts::NOREPLY_MAIL;
     }
-    opts
+    let mut skipped = ProtoOpts::NO_RCPT | ProtoOpts::NO_DATA;
+    if !needs_message(cfg) {
+        skipped |= ProtoOpts::NO_BODY;
+    }
+    (noreply, skipped)
 }
 
 /// Builds the callback table over shared state.
 pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
+    let (noreply_wanted, skipped) = wanted_opts(&shared.config);
     Callbacks::new()
         .on_negotiate(move |cx, _, mta_opts| {
-            let mut wanted = NOREPLY;
-            if !decides_at_mail(&shared.config) {
-                // MAIL's answer is always "continue" then.
-                wanted |= ProtoOpts::NOREPLY_MAIL;
-            }
-            let noreply = mta_opts & wanted;
+            let noreply = mta_opts & noreply_wanted;
             let leading_space = mta_opts.contains(ProtoOpts::LEADING_SPACE);
             cx.data = Some(Conn {
                 session: Session::new(shared.clone()),
                 noreply,
                 leading_space,
             });
-            let mut opts = noreply | (mta_opts & skipped(&shared.config));
+            let mut opts = noreply | (mta_opts & skipped);
             if leading_space {
                 opts |= ProtoOpts::LEADING_SPACE;
             }
