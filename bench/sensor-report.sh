@@ -11,7 +11,8 @@ rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 data = {}  # (sink, s, size) -> {round: (n, us, cpu_us)}
 for r, sink, s, size, n, us, cpu in rows:
     data.setdefault((sink, int(s), int(size)), {})[int(r)] = (int(n), int(us), int(cpu))
-label = {"sink": "(a) smtp-sink", "authsense": "(b) authsense sensor", "aiosmtpd": "(c) aiosmtpd + email"}
+label = {"sink": "(a) smtp-sink", "authsense": "(b) authsense sensor", "aiosmtpd": "(c) aiosmtpd + email",
+         "alt": "(d) authsense, BENCH_ALT_BIN"}
 def rng(xs, fmt):
     xs = sorted(xs)
     return (fmt % st.median(xs)) + " (" + (fmt % xs[0]) + "–" + (fmt % xs[-1]) + ")"
@@ -23,7 +24,7 @@ verdict = []
 for size in sorted({k[2] for k in data}):
     for s in sorted({k[1] for k in data if k[2] == size}):
         base = data.get(("sink", s, size), {})
-        for sink in ("sink", "authsense", "aiosmtpd"):
+        for sink in ("sink", "authsense", "aiosmtpd", "alt"):
             d = data.get((sink, s, size))
             if not d:
                 continue
@@ -114,11 +115,12 @@ write_md() {
 - $ROUNDS rounds, sink order rotated every round; warm-up of S messages before each measurement. Throughput part $3 s, whole run $4 s.
 
 \`\`\`
-BENCH_SIZES="${SIZES[*]}" BENCH_SESSIONS="${SESSIONS[*]}" BENCH_N="${NSPEC[*]}" BENCH_ROUNDS=$ROUNDS BENCH_RSS=$RSS BENCH_RSS_SESSIONS=$RSS_SESSIONS BENCH_RSS_MB=$RSS_MB BENCH_RSS_SPOOL_MB=$RSS_SPOOL_MB bench/sensor
-# each measurement, identical for every sink (PORT: a=${PORT[sink]} smtp-sink, b=${PORT[authsense]} authsense, c=${PORT[aiosmtpd]} aiosmtpd):
+${ALT_BIN:+BENCH_ALT_BIN=$ALT_BIN }BENCH_SIZES="${SIZES[*]}" BENCH_SESSIONS="${SESSIONS[*]}" BENCH_N="${NSPEC[*]}" BENCH_ROUNDS=$ROUNDS BENCH_RSS=$RSS BENCH_RSS_SESSIONS=$RSS_SESSIONS BENCH_RSS_MB=$RSS_MB BENCH_RSS_SPOOL_MB=$RSS_SPOOL_MB bench/sensor
+# each measurement, identical for every sink (PORT: a=${PORT[sink]} smtp-sink, b=${PORT[authsense]} authsense, c=${PORT[aiosmtpd]} aiosmtpd${ALT_BIN:+, d=${PORT[alt]} alt}):
 smtp-source -N -s S -m N -F msg-SIZE.txt -M $HELO -f $SENDER -t xTAG.$RCPT 127.0.0.1:PORT   # TAG = r<round>-<sink>-s<S>-<size>, + "-warm" for the warm-up
 smtp-sink -c -u nobody -h sink.lab.test 127.0.0.1:${PORT[sink]} 1024
-$AUTHSENSE_BIN sensor --config authsense.toml
+$AUTHSENSE_BIN sensor --config authsense.toml${ALT_BIN:+
+$ALT_BIN sensor --config alt.toml   # d: the same config, another build (sha256 $(sha256sum "$ALT_BIN" 2>/dev/null | cut -c1-12)…)}
 /usr/bin/python3 bench/sensor-aiosmtpd ${PORT[aiosmtpd]} COUNT_FILE
 \`\`\`
 

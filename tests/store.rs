@@ -1,8 +1,11 @@
 //! The store's contract, through its public API only, so the same suite
 //! can run against another backend: round trip, filters, order and paging,
 //! idempotent uid, retention here; group commit, durability across close and
-//! `kill -9`, the size cap, open errors and migrations in `store/durability.rs`.
+//! `kill -9`, the size cap, open errors and migrations in `store/durability.rs`;
+//! the commit delay in `store/commit_delay.rs`.
 
+#[path = "store/commit_delay.rs"]
+mod commit_delay;
 #[path = "store/durability.rs"]
 mod durability;
 #[path = "store/fixtures.rs"]

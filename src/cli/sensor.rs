@@ -75,11 +75,17 @@ async fn serve_sensor(
         info!("self-signed certificate:\n{pem}");
     }
     let web_stop = stop.clone();
-    sensor::run(listener, s, async move {
+    // The accept loop runs as a task on the runtime's workers, not on this
+    // (the main) thread: a session spawned there starts on the worker that
+    // accepted it instead of being handed across threads (about 15 us of
+    // CPU per copy; BENCHMARKS.md).
+    let accept = tokio::spawn(sensor::run(listener, s, async move {
         let _ = stop.wait_for(|v| *v).await;
-    })
-    .await
-    .map_err(|e| format!("sensor stopped: {e}"))?;
+    }));
+    accept
+        .await
+        .map_err(|e| format!("sensor stopped: {e}"))?
+        .map_err(|e| format!("sensor stopped: {e}"))?;
     if let Some(web) = web {
         // The sensor only returns once `stop` flipped, which stops the web
         // server too.

@@ -387,6 +387,16 @@ mod tests {
             ("[milter]\nlisten = \"tcp:1\"\n", "listen", "line 2"),
             ("[milter]\nsocket_mode = \"999\"\n", "socket_mode", "line 2"),
             ("[store]\nurl = \"mysql://x\"\n", "url", "line 2"),
+            (
+                "[store]\ncommit_delay_us = 200000\n",
+                "commit_delay_us",
+                "line 2",
+            ),
+            (
+                "[store]\ncommit_delay_us = -1\n",
+                "commit_delay_us",
+                "line 2",
+            ),
         ];
         for (text, key, line) in cases {
             let e = Config::parse(text).unwrap_err().to_string();

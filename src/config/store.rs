@@ -19,7 +19,16 @@ pub struct StoreConfig {
     /// Cap on the database size in MiB (0: none); when full, copies are
     /// answered 451 and the gateway retries.
     pub max_size_mb: u64,
+    /// Longest a commit waits, in microseconds, for other copies being
+    /// received to join its transaction (0 to 100000; 0: never wait). A
+    /// lone copy is never delayed; under load fewer, larger commits cost
+    /// less per copy (see BENCHMARKS.md).
+    #[serde(deserialize_with = "de_commit_delay")]
+    pub commit_delay_us: u64,
 }
+
+/// Upper bound of `commit_delay_us`: 0.1 s.
+const MAX_COMMIT_DELAY_US: u64 = 100_000;
 
 impl Default for StoreConfig {
     fn default() -> Self {
@@ -28,6 +37,7 @@ impl Default for StoreConfig {
             url: None,
             retention_days: 0,
             max_size_mb: 0,
+            commit_delay_us: 500,
         }
     }
 }
@@ -52,6 +62,17 @@ impl StoreConfig {
             }
         }
     }
+}
+
+fn de_commit_delay<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let us = u64::deserialize(d)?;
+    if us > MAX_COMMIT_DELAY_US {
+        return Err(serde::de::Error::custom(format!(
+            "commit_delay_us = {us} is too long: at most {MAX_COMMIT_DELAY_US} (0.1 s); \
+             a few hundred microseconds is enough"
+        )));
+    }
+    Ok(us)
 }
 
 fn de_pg_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

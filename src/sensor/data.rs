@@ -1,6 +1,7 @@
 //! DATA: receive the copy, extract its metadata and analyse it (verdict,
-//! score, reasons) off the async threads, and answer 250 only once the record is durably committed — 451 if it could
-//! not be (the gateway keeps the copy queued and retries: nothing is lost).
+//! score, reasons; large copies off the async threads), and answer 250
+//! only once the record is durably committed — 451 if it could not be (the
+//! gateway keeps the copy queued and retries: nothing is lost).
 //! A committed record that meets `[alerts] threshold` is then handed to the
 //! alerter, which never delays the reply.
 //! With export on, also only once its event is acknowledged by JetStream
@@ -24,6 +25,12 @@ use std::{
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::{info, warn, Level};
+
+/// Copies up to this size are parsed and analysed on the async worker that
+/// received them (tens of microseconds); larger ones on the blocking pool,
+/// so a big message never holds up other sessions. Handing a small copy to
+/// the pool and back cost more CPU than parsing it (BENCHMARKS.md).
+const INLINE_PARSE_MAX: usize = 32 * 1024;
 
 /// A unique id for each copy: receive time, process and sequence number.
 fn new_uid(now: SystemTime) -> String {
@@ -106,15 +113,21 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
     let analysis_cfg = Arc::clone(&sensor.analysis);
     let history = sensor.store.clone();
     let size = data.bytes.len();
-    // The spool permit stays in `data` until this function returns. The
-    // analysis reads the store's history (a short indexed query), so it runs
-    // here too, off the async threads.
-    let record = tokio::task::spawn_blocking(move || {
+    // The spool permit stays in `data` until the work is done. The analysis
+    // reads the store's history (a short indexed query).
+    let work = move || {
         let mut record = extract::extract(&data.bytes, env, &opts);
         analysis::apply(&mut record, &analysis_cfg, &history);
         record
-    })
-    .await;
+    };
+    let record = if size <= INLINE_PARSE_MAX {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+            .map_err(|_| "panicked".to_string())
+    } else {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| e.to_string())
+    };
     let record = match record {
         Ok(r) => r,
         Err(e) => {

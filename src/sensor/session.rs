@@ -7,6 +7,7 @@
 
 use super::conn::{Conn, Line};
 use super::{data, Sensor};
+use crate::store::CopyInProgress;
 use smtp_proto::{Error as ProtoError, Request};
 use std::{
     io,
@@ -42,6 +43,10 @@ pub struct Transaction {
     /// Spool space held since MAIL for the size the client declared
     /// (RFC 1870 SIZE), so DATA cannot run out of it half-way.
     pub spool: Option<OwnedSemaphorePermit>,
+    /// Tells the store this copy is on its way, so a commit made meanwhile
+    /// may wait for it (`[store] commit_delay_us`); held until the copy is
+    /// answered or the transaction ends.
+    pub copy: CopyInProgress,
 }
 
 /// State of one session, kept across STARTTLS (then reset, RFC 3207 §4.2).
@@ -237,6 +242,7 @@ fn mail(st: &mut SessionState, sensor: &Sensor, from: &str, size: usize) -> Stri
         mail_from: from.to_string(),
         rcpt_to: Vec::new(),
         spool,
+        copy: sensor.store.begin_copy(),
     });
     "250 2.1.0 Ok".into()
 }

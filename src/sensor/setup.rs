@@ -65,6 +65,7 @@ pub fn build(cfg: &Config) -> Result<Built, String> {
     let opts = StoreOptions {
         retention_days: (st.retention_days > 0).then_some(st.retention_days),
         max_db_bytes: (st.max_size_mb > 0).then_some(st.max_size_mb * 1024 * 1024),
+        commit_delay: std::time::Duration::from_micros(st.commit_delay_us),
         ..StoreOptions::default()
     };
     let store = Store::open_location(&st.location(), opts).map_err(|e| e.to_string())?;

@@ -41,6 +41,7 @@ pub use error::{ErrorKind, StoreError};
 pub use gateway::GatewayStatus;
 pub use location::StoreLocation;
 pub use schema::SCHEMA_VERSION;
+pub use writer::CopyInProgress;
 
 use crate::sensor::record::{Record, Verdict};
 use std::fmt;
@@ -58,6 +59,11 @@ pub struct StoreOptions {
     pub synchronous_full: bool,
     /// Most records committed in one transaction. Default 512.
     pub batch_max: usize,
+    /// Longest a commit waits for other copies in progress
+    /// ([`Store::begin_copy`]) to join its transaction; a lone copy is
+    /// never delayed. Default zero (the sensor sets `[store]
+    /// commit_delay_us`).
+    pub commit_delay: std::time::Duration,
     /// Cap on the database size in bytes (SQLite `PRAGMA max_page_count`;
     /// the WAL file is not counted). When reached, inserts fail with
     /// [`ErrorKind::Full`] and reads keep working; purging frees space.
@@ -73,6 +79,7 @@ impl Default for StoreOptions {
         StoreOptions {
             synchronous_full: true,
             batch_max: 512,
+            commit_delay: std::time::Duration::ZERO,
             max_db_bytes: None,
             retention_days: None,
         }
@@ -199,7 +206,10 @@ impl Store {
         let writer = writer::Writer::spawn(
             Arc::clone(&path),
             backend,
-            opts.batch_max,
+            writer::Batching {
+                max: opts.batch_max,
+                delay: opts.commit_delay,
+            },
             opts.retention_days,
         )?;
         Ok(Store {
@@ -259,6 +269,13 @@ impl Store {
     /// [`ErrorKind::Closed`] after [`Store::close`].
     pub async fn insert(&self, record: Record) -> Result<i64, StoreError> {
         Ok(self.insert_copy(record).await?.id)
+    }
+
+    /// Marks a copy as in progress (from MAIL until it is answered) until
+    /// the guard is dropped: a commit may wait up to
+    /// [`StoreOptions::commit_delay`] for it.
+    pub fn begin_copy(&self) -> CopyInProgress {
+        self.inner.writer.begin_copy()
     }
 
     /// [`Store::insert`], also saying whether the record was a duplicate

@@ -6,7 +6,15 @@
 //! (up to `batch_max` rows), writes them in one transaction, commits, and only
 //! then answers every waiter: the sensor replies 250 after that answer, so a
 //! 250 always means "committed". While one commit syncs to disk the next
-//! batch queues up, so throughput grows with load without any added delay.
+//! batch queues up, so throughput grows with load.
+//!
+//! Commit delay (PostgreSQL's `commit_delay` with `commit_siblings = 1`):
+//! a copy being received elsewhere will want a commit of its own a moment
+//! later, and every commit writes each touched B-tree page once whether it
+//! carries one row or twenty. So when other copies are in progress
+//! ([`Writer::begin_copy`] guards, held from MAIL to the reply), the thread
+//! waits up to `commit_delay` for them to queue, and stops waiting as soon
+//! as every copy in progress is in the batch. A lone copy is never delayed.
 //!
 //! The thread also runs the retention purge every hour, and stops when the
 //! store is closed or every handle is dropped.
@@ -14,7 +22,7 @@
 use super::error::{ErrorKind, StoreError};
 use super::row::{days_ago, unix_ms, Row};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -50,6 +58,8 @@ enum Request {
     Insert(Box<Row>, InsertReply),
     Purge(i64, mpsc::SyncSender<Result<usize, StoreError>>),
     Close(oneshot::Sender<()>),
+    /// A copy in progress ended while the thread was waiting for it.
+    Wake,
 }
 
 /// Handle to the writer thread (shared by every clone of the store).
@@ -58,6 +68,44 @@ pub(crate) struct Writer {
     tx: mpsc::Sender<Request>,
     thread: Mutex<Option<JoinHandle<()>>>,
     commits: Arc<AtomicU64>,
+    in_progress: Arc<InProgress>,
+}
+
+/// Copies in progress, shared by their guards and the thread.
+#[derive(Debug, Default)]
+struct InProgress {
+    count: AtomicUsize,
+    /// The thread is in its commit delay: a guard dropped now must wake it.
+    waiting: AtomicBool,
+}
+
+/// How the writer thread groups rows into transactions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Batching {
+    /// Most rows in one transaction.
+    pub max: usize,
+    /// Longest wait for copies in progress before committing (0: none).
+    pub delay: Duration,
+}
+
+/// A copy in progress (from its MAIL command until it is answered): while
+/// one exists, the writer may hold a commit back for it (see the module
+/// documentation). Dropping it ends the copy.
+#[derive(Debug)]
+pub struct CopyInProgress {
+    in_progress: Arc<InProgress>,
+    tx: mpsc::Sender<Request>,
+}
+
+impl Drop for CopyInProgress {
+    fn drop(&mut self) {
+        // SeqCst on both sides: either the waiting thread sees the lower
+        // count, or this sees it waiting and wakes it.
+        self.in_progress.count.fetch_sub(1, Ordering::SeqCst);
+        if self.in_progress.waiting.load(Ordering::SeqCst) {
+            let _ = self.tx.send(Request::Wake);
+        }
+    }
 }
 
 impl Writer {
@@ -66,10 +114,11 @@ impl Writer {
     pub fn spawn<B: WriteBackend>(
         path: Arc<Path>,
         mut backend: B,
-        batch_max: usize,
+        batching: Batching,
         retention_days: Option<u32>,
     ) -> Result<Writer, StoreError> {
         let commits = Arc::new(AtomicU64::new(0));
+        let in_progress = Arc::new(InProgress::default());
         if let Some(days) = retention_days {
             backend.purge(unix_ms(days_ago(days)))?;
             commits.fetch_add(1, Ordering::Relaxed);
@@ -78,7 +127,9 @@ impl Writer {
         let worker = Worker {
             backend,
             rx,
-            batch_max: batch_max.max(1),
+            batch_max: batching.max.max(1),
+            delay: batching.delay,
+            in_progress: Arc::clone(&in_progress),
             retention_days,
             commits: Arc::clone(&commits),
         };
@@ -93,7 +144,17 @@ impl Writer {
             tx,
             thread: Mutex::new(Some(thread)),
             commits,
+            in_progress,
         })
+    }
+
+    /// Marks a copy as in progress until the guard is dropped.
+    pub fn begin_copy(&self) -> CopyInProgress {
+        self.in_progress.count.fetch_add(1, Ordering::SeqCst);
+        CopyInProgress {
+            in_progress: Arc::clone(&self.in_progress),
+            tx: self.tx.clone(),
+        }
     }
 
     /// Queues `row` and waits until its batch is committed.
@@ -160,6 +221,8 @@ struct Worker<B> {
     backend: B,
     rx: mpsc::Receiver<Request>,
     batch_max: usize,
+    delay: Duration,
+    in_progress: Arc<InProgress>,
     retention_days: Option<u32>,
     commits: Arc<AtomicU64>,
 }
@@ -194,9 +257,13 @@ impl<B: WriteBackend> Worker<B> {
             while other.is_none() && batch.len() < self.batch_max {
                 match self.rx.try_recv() {
                     Ok(Request::Insert(row, reply)) => batch.push((row, reply)),
+                    Ok(Request::Wake) => {}
                     Ok(req) => other = Some(req),
                     Err(_) => break,
                 }
+            }
+            if other.is_none() && !batch.is_empty() {
+                other = self.wait_for_siblings(&mut batch);
             }
             if !batch.is_empty() {
                 self.commit(batch);
@@ -216,9 +283,41 @@ impl<B: WriteBackend> Worker<B> {
                     let _ = reply.send(());
                     return;
                 }
-                Some(Request::Insert(..)) | None => {}
+                Some(Request::Insert(..) | Request::Wake) | None => {}
             }
         }
+    }
+
+    /// The commit delay: while copies other than those in `batch` are in
+    /// progress, and for at most `delay`, adds the rows they queue. Returns a
+    /// non-insert request received meanwhile.
+    fn wait_for_siblings(&self, batch: &mut Vec<(Box<Row>, InsertReply)>) -> Option<Request> {
+        if self.delay.is_zero() {
+            return None;
+        }
+        let deadline = Instant::now() + self.delay;
+        let waiting = &self.in_progress.waiting;
+        waiting.store(true, Ordering::SeqCst);
+        let mut other = None;
+        while batch.len() < self.batch_max
+            && self.in_progress.count.load(Ordering::SeqCst) > batch.len()
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.rx.recv_timeout(left) {
+                Ok(Request::Insert(row, reply)) => batch.push((row, reply)),
+                Ok(Request::Wake) => {}
+                Ok(req) => {
+                    other = Some(req);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        waiting.store(false, Ordering::SeqCst);
+        other
     }
 
     fn commit(&mut self, batch: Vec<(Box<Row>, InsertReply)>) {
