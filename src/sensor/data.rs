@@ -27,9 +27,12 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::{info, warn, Level};
 
 /// Copies up to this size are parsed and analysed on the async worker that
-/// received them (tens of microseconds); larger ones on the blocking pool,
-/// so a big message never holds up other sessions. Handing a small copy to
-/// the pool and back cost more CPU than parsing it (BENCHMARKS.md).
+/// received them (tens of microseconds) when the store's reads are local
+/// (SQLite); larger ones, and every copy with a PostgreSQL store (the
+/// analysis's history lookup is a network round trip), on the blocking
+/// pool, so neither a big message nor a slow database server holds up
+/// other sessions. Handing a small copy to the pool and back cost more CPU
+/// than parsing it (BENCHMARKS.md).
 const INLINE_PARSE_MAX: usize = 32 * 1024;
 
 /// A unique id for each copy: receive time, process and sequence number.
@@ -115,12 +118,13 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
     let size = data.bytes.len();
     // The spool permit stays in `data` until the work is done. The analysis
     // reads the store's history (a short indexed query).
+    let inline = size <= INLINE_PARSE_MAX && history.reads_are_local();
     let work = move || {
         let mut record = extract::extract(&data.bytes, env, &opts);
         analysis::apply(&mut record, &analysis_cfg, &history);
         record
     };
-    let record = if size <= INLINE_PARSE_MAX {
+    let record = if inline {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
             .map_err(|_| "panicked".to_string())
     } else {

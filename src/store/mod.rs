@@ -256,6 +256,13 @@ impl Store {
         }
     }
 
+    /// Reads are local file reads that never wait for the writer (SQLite in
+    /// WAL mode), so a short one may run on an async thread; PostgreSQL
+    /// reads cross the network and belong in `spawn_blocking`.
+    pub fn reads_are_local(&self) -> bool {
+        matches!(self.inner.reader, Reader::Sqlite(_))
+    }
+
     /// Stores `record` (its `id` is ignored) and returns its row id once the
     /// transaction holding it is committed. A record whose `uid` is already
     /// stored, or a retried copy (same Message-ID, original recipients and

@@ -17,7 +17,7 @@
 //! as every copy in progress is in the batch. A lone copy is never delayed.
 //!
 //! The thread also runs the retention purge every hour, and stops when the
-//! store is closed or every handle is dropped.
+//! store is closed or every handle (and copy guard) is dropped.
 
 use super::error::{ErrorKind, StoreError};
 use super::row::{days_ago, unix_ms, Row};
