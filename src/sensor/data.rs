@@ -167,7 +167,7 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
     // The event is the stored record, id included (kept only if exporting).
     let event = sensor.exporter.as_ref().map(|_| record.clone());
     let insert_started = Instant::now();
-    match sensor.store.insert_copy(record).await {
+    match sensor.store.insert_in_progress(record, tx.copy).await {
         Ok(stored) => {
             let id = stored.id;
             crate::metrics::stored(&counted, size, insert_started.elapsed());

@@ -44,8 +44,8 @@ pub struct Transaction {
     /// (RFC 1870 SIZE), so DATA cannot run out of it half-way.
     pub spool: Option<OwnedSemaphorePermit>,
     /// Tells the store this copy is on its way, so a commit made meanwhile
-    /// may wait for it (`[store] commit_delay_us`); held until the copy is
-    /// answered or the transaction ends.
+    /// may wait for it (`[store] commit_delay_us`); held until its record
+    /// is queued for commit, or the transaction ends without one.
     pub copy: CopyInProgress,
 }
 

@@ -278,9 +278,9 @@ impl Store {
         Ok(self.insert_copy(record).await?.id)
     }
 
-    /// Marks a copy as in progress (from MAIL until it is answered) until
-    /// the guard is dropped: a commit may wait up to
-    /// [`StoreOptions::commit_delay`] for it.
+    /// Marks a copy as in progress (from MAIL until its record is queued by
+    /// [`Store::insert_in_progress`], or the guard is dropped): a commit may
+    /// wait up to [`StoreOptions::commit_delay`] for it.
     pub fn begin_copy(&self) -> CopyInProgress {
         self.inner.writer.begin_copy()
     }
@@ -292,10 +292,31 @@ impl Store {
     /// # Errors
     /// As [`Store::insert`].
     pub async fn insert_copy(&self, record: Record) -> Result<Stored, StoreError> {
+        self.insert_row(record, None).await
+    }
+
+    /// [`Store::insert_copy`] of the copy `copy` announced: it stops
+    /// holding commits back once its record is queued.
+    ///
+    /// # Errors
+    /// As [`Store::insert`].
+    pub async fn insert_in_progress(
+        &self,
+        record: Record,
+        copy: CopyInProgress,
+    ) -> Result<Stored, StoreError> {
+        self.insert_row(record, Some(copy)).await
+    }
+
+    async fn insert_row(
+        &self,
+        record: Record,
+        copy: Option<CopyInProgress>,
+    ) -> Result<Stored, StoreError> {
         let row = row::Row::from_record(&record).map_err(|detail| {
             StoreError::new(ErrorKind::InvalidRecord, "insert", &self.inner.path, detail)
         })?;
-        let done = self.inner.writer.insert(row).await?;
+        let done = self.inner.writer.insert(row, copy).await?;
         Ok(Stored {
             id: done.id,
             duplicate: done.existing_uid.is_some(),

@@ -11,10 +11,11 @@
 //! Commit delay (PostgreSQL's `commit_delay` with `commit_siblings = 1`):
 //! a copy being received elsewhere will want a commit of its own a moment
 //! later, and every commit writes each touched B-tree page once whether it
-//! carries one row or twenty. So when other copies are in progress
-//! ([`Writer::begin_copy`] guards, held from MAIL to the reply), the thread
-//! waits up to `commit_delay` for them to queue, and stops waiting as soon
-//! as every copy in progress is in the batch. A lone copy is never delayed.
+//! carries one row or twenty. So while copies are in progress
+//! ([`Writer::begin_copy`] guards, held from MAIL until the row is queued),
+//! the thread waits up to `commit_delay` for them to queue, and stops
+//! waiting as soon as none is left. A lone copy is never delayed; one
+//! abandoned (RSET, QUIT, dropped connection) wakes the thread.
 //!
 //! The thread also runs the retention purge every hour, and stops when the
 //! store is closed or every handle (and copy guard) is dropped.
@@ -88,17 +89,32 @@ pub(crate) struct Batching {
     pub delay: Duration,
 }
 
-/// A copy in progress (from its MAIL command until it is answered): while
-/// one exists, the writer may hold a commit back for it (see the module
-/// documentation). Dropping it ends the copy.
+/// A copy in progress (from its MAIL command until its row is queued):
+/// while one exists, the writer may hold a commit back for it (see the
+/// module documentation). Dropping it abandons the copy.
 #[derive(Debug)]
 pub struct CopyInProgress {
     in_progress: Arc<InProgress>,
     tx: mpsc::Sender<Request>,
+    /// Already counted out by [`CopyInProgress::queued`].
+    done: bool,
+}
+
+impl CopyInProgress {
+    /// The copy's row is about to be sent: counted out now, so that the
+    /// writer stops waiting once it has it; the row itself wakes the
+    /// thread, so no wake-up is sent.
+    fn queued(mut self) {
+        self.in_progress.count.fetch_sub(1, Ordering::SeqCst);
+        self.done = true;
+    }
 }
 
 impl Drop for CopyInProgress {
     fn drop(&mut self) {
+        if self.done {
+            return;
+        }
         // SeqCst on both sides: either the waiting thread sees the lower
         // count, or this sees it waiting and wakes it.
         self.in_progress.count.fetch_sub(1, Ordering::SeqCst);
@@ -154,12 +170,23 @@ impl Writer {
         CopyInProgress {
             in_progress: Arc::clone(&self.in_progress),
             tx: self.tx.clone(),
+            done: false,
         }
     }
 
     /// Queues `row` and waits until its batch is committed.
-    pub async fn insert(&self, row: Row) -> Result<Inserted, StoreError> {
+    /// `copy`: the guard of the copy this row is, counted out just before
+    /// the row is sent (a commit waiting for it may then go ahead as soon as
+    /// it has the row).
+    pub async fn insert(
+        &self,
+        row: Row,
+        copy: Option<CopyInProgress>,
+    ) -> Result<Inserted, StoreError> {
         let (reply, answer) = oneshot::channel();
+        if let Some(copy) = copy {
+            copy.queued();
+        }
         self.tx
             .send(Request::Insert(Box::new(row), reply))
             .map_err(|_| self.closed("insert"))?;
@@ -288,9 +315,9 @@ impl<B: WriteBackend> Worker<B> {
         }
     }
 
-    /// The commit delay: while copies other than those in `batch` are in
-    /// progress, and for at most `delay`, adds the rows they queue. Returns a
-    /// non-insert request received meanwhile.
+    /// The commit delay: while copies are in progress (not yet queued), and
+    /// for at most `delay`, adds the rows they queue. Returns a non-insert
+    /// request received meanwhile.
     fn wait_for_siblings(&self, batch: &mut Vec<(Box<Row>, InsertReply)>) -> Option<Request> {
         if self.delay.is_zero() {
             return None;
@@ -299,9 +326,7 @@ impl<B: WriteBackend> Worker<B> {
         let waiting = &self.in_progress.waiting;
         waiting.store(true, Ordering::SeqCst);
         let mut other = None;
-        while batch.len() < self.batch_max
-            && self.in_progress.count.load(Ordering::SeqCst) > batch.len()
-        {
+        while batch.len() < self.batch_max && self.in_progress.count.load(Ordering::SeqCst) > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;

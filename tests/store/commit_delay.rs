@@ -1,7 +1,7 @@
-//! The commit delay: a commit waits for other copies in progress
-//! (`Store::begin_copy`) to join it, for at most `commit_delay`, and stops
-//! waiting once every copy in progress is in the batch; a lone copy is not
-//! delayed. Delays here are seconds long so that each timing assertion has a
+//! The commit delay: a commit waits for copies in progress
+//! (`Store::begin_copy`, until `Store::insert_in_progress` queues them) to
+//! join it, for at most `commit_delay`, and stops waiting once none is
+//! left; a lone copy is not delayed. Delays here are seconds long so that each timing assertion has a
 //! wide margin on a loaded machine.
 
 use super::fixtures::{record, TempDir};
@@ -25,11 +25,8 @@ async fn a_commit_waits_for_the_other_copy_in_progress_and_shares_it() {
     let before = store.commits();
 
     let s = store.clone();
-    let first = tokio::spawn(async move {
-        let id = s.insert(record("cd-1", 1)).await;
-        drop(first_copy);
-        id
-    });
+    let first =
+        tokio::spawn(async move { s.insert_in_progress(record("cd-1", 1), first_copy).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !first.is_finished(),
@@ -39,17 +36,16 @@ async fn a_commit_waits_for_the_other_copy_in_progress_and_shares_it() {
 
     let started = Instant::now();
     let second = store
-        .insert(record("cd-2", 1))
+        .insert_in_progress(record("cd-2", 1), second_copy)
         .await
         .expect("second insert");
-    drop(second_copy);
     let first = first.await.expect("task").expect("first insert");
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "the commit waited {:?} although every copy in progress had joined it",
         started.elapsed()
     );
-    assert_ne!(first, second);
+    assert_ne!(first.id, second.id);
     assert_eq!(
         store.commits(),
         before + 1,
@@ -64,10 +60,11 @@ async fn a_lone_copy_is_not_delayed() {
     let dir = TempDir::new("delay-lone");
     let store = open(&dir, Duration::from_secs(10));
     let started = Instant::now();
-    {
-        let _copy = store.begin_copy();
-        store.insert(record("lone-1", 1)).await.expect("insert");
-    }
+    let copy = store.begin_copy();
+    store
+        .insert_in_progress(record("lone-1", 1), copy)
+        .await
+        .expect("insert");
     // An insert that never announced itself (no copy in progress at all).
     store.insert(record("lone-2", 1)).await.expect("insert");
     assert!(
@@ -87,9 +84,12 @@ async fn the_wait_is_bounded_by_the_commit_delay() {
     // A copy that is in progress but never arrives (a slow or stalled
     // gateway session).
     let _stalled = store.begin_copy();
-    let _copy = store.begin_copy();
+    let copy = store.begin_copy();
     let started = Instant::now();
-    store.insert(record("bound-1", 1)).await.expect("insert");
+    store
+        .insert_in_progress(record("bound-1", 1), copy)
+        .await
+        .expect("insert");
     let took = started.elapsed();
     assert!(
         took >= delay - Duration::from_millis(50),
