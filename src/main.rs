@@ -30,13 +30,12 @@ fn main() -> ExitCode {
         | Command::PostfixConfig(_) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
-        Command::Run(_) | Command::Sensor(_) => {
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
-            if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
-                builder.worker_threads(sensor_workers());
-            }
-            builder.enable_all().build()
-        }
+        // One async worker per CPU (`TOKIO_WORKER_THREADS` overrides). One
+        // worker fewer than the CPUs took 12 % less CPU per 1 KiB copy on 2
+        // CPUs, but stored 1 MiB copies 3-10 % slower (BENCHMARKS.md).
+        Command::Run(_) | Command::Sensor(_) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
     };
     let runtime = match runtime {
         Ok(rt) => rt,
@@ -67,15 +66,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// Async worker threads for the sensor: one per CPU but one, at least one.
-/// The store's writer thread is busy on a CPU of its own under load, and
-/// a worker more than the CPUs left only adds cross-thread wake-ups (on 2
-/// CPUs, 1 worker took 18 % less CPU per copy and stored 12 % more copies
-/// per second than 2; BENCHMARKS.md). `TOKIO_WORKER_THREADS` overrides.
-fn sensor_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
 
 /// Standard error for log lines, ignoring write errors: a closed or full
