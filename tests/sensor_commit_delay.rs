@@ -41,6 +41,28 @@ async fn send_copy(c: &mut Client<tokio::net::TcpStream>, subject: &str) {
     c.send(&format!("{}.\r\n", message(XA, subject))).await;
 }
 
+/// Sends a copy on `b` and checks that it is held back (no reply within
+/// 0.5 s) while another session's copy is in progress.
+async fn send_copy_held_back(b: &mut Client<tokio::net::TcpStream>, subject: &str) {
+    send_copy(b, subject).await;
+    let early = tokio::time::timeout(Duration::from_millis(500), b.reply()).await;
+    assert!(
+        early.is_err(),
+        "answered {early:?} while another copy was in progress"
+    );
+}
+
+/// Waits for `b`'s 250 and checks it came well before the commit delay
+/// ran out, counting from `released`.
+async fn answered_promptly(b: &mut Client<tokio::net::TcpStream>, released: Instant, after: &str) {
+    assert_eq!(&b.reply().await[..3], "250");
+    assert!(
+        released.elapsed() < DELAY / 4,
+        "B answered {:?} after {after}",
+        released.elapsed()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copy_waits_for_another_in_progress_until_it_is_abandoned() {
     let s = sensor().await;
@@ -55,40 +77,20 @@ async fn a_copy_waits_for_another_in_progress_until_it_is_abandoned() {
 
     // A opens a transaction: B's copy now waits for A's.
     assert_eq!(&a.cmd("MAIL FROM:<b@gw.example.com>").await[..3], "250");
-    send_copy(&mut b, "waits").await;
-    let early = tokio::time::timeout(Duration::from_millis(500), b.reply()).await;
-    assert!(
-        early.is_err(),
-        "answered {early:?} while A's copy was in progress"
-    );
+    send_copy_held_back(&mut b, "waits").await;
 
     // A gives up its transaction: B's commit goes ahead without the delay.
     let released = Instant::now();
     assert_eq!(&a.cmd("RSET").await[..3], "250");
-    assert_eq!(&b.reply().await[..3], "250");
-    assert!(
-        released.elapsed() < DELAY / 4,
-        "B answered {:?} after A's RSET",
-        released.elapsed()
-    );
+    answered_promptly(&mut b, released, "A's RSET").await;
 
     // Same when A's connection is simply dropped mid-transaction.
     assert_eq!(&a.cmd("MAIL FROM:<b@gw.example.com>").await[..3], "250");
     assert_eq!(&a.cmd("RCPT TO:<a@example.net>").await[..3], "250");
-    send_copy(&mut b, "dropped").await;
-    let early = tokio::time::timeout(Duration::from_millis(500), b.reply()).await;
-    assert!(
-        early.is_err(),
-        "answered {early:?} while A's copy was in progress"
-    );
+    send_copy_held_back(&mut b, "dropped").await;
     let released = Instant::now();
     drop(a);
-    assert_eq!(&b.reply().await[..3], "250");
-    assert!(
-        released.elapsed() < DELAY / 4,
-        "B answered {:?} after A disconnected",
-        released.elapsed()
-    );
+    answered_promptly(&mut b, released, "A disconnected").await;
     b.cmd("QUIT").await;
     let store = s.stop().await;
     assert_eq!(store.count().expect("count"), 3);
