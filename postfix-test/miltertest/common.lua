@@ -60,6 +60,18 @@ function C.reply(conn, what, nr_option, want)
     C.ok(r == want, string.format("%s: reply '%s' (want '%s')", what, string.char(r), string.char(want)))
 end
 
+-- C.step(conn, skip_opt, skip_name, what, nr_option, f, ...): one step of
+-- the transaction, C.call(what, f, ...) then C.reply; skipped, as Sendmail
+-- and Postfix skip it, when the milter negotiated skip_opt (SMFIP_NODATA…).
+function C.step(conn, skip_opt, skip_name, what, nr_option, f, ...)
+    if mt.test_option(conn, skip_opt) then
+        mt.echo("  --   " .. what .. ": not sent (milter negotiated " .. skip_name .. ")")
+        return
+    end
+    C.call("mt." .. what, f, conn, ...)
+    C.reply(conn, what, nr_option)
+end
+
 -- C.transaction(t): negotiate, then one complete message up to EOM.
 --   t.client_name, t.client_ip, t.helo, t.mailfrom ("<...>"), t.rcpts,
 --   t.queue_id, t.headers = { {name, value}, ... }, t.body
@@ -104,30 +116,16 @@ function C.transaction(t)
             C.reply(conn, "rcpt to " .. r, SMFIP_NR_RCPT)
         end
     end
-    if mt.test_option(conn, SMFIP_NODATA) then
-        mt.echo("  --   data: not sent (milter negotiated SMFIP_NODATA)")
-    else
-        C.call("mt.data", mt.data, conn)
-        C.reply(conn, "data", SMFIP_NR_DATA)
-    end
+    C.step(conn, SMFIP_NODATA, "SMFIP_NODATA", "data", SMFIP_NR_DATA, mt.data)
     for _, h in ipairs(t.headers) do
         -- with HDR_LEADSPC the MTA passes the space after the colon too
         C.call("mt.header " .. h[1], mt.header, conn, h[1], (C.leadspc and " " or "") .. h[2])
         C.reply(conn, "header " .. h[1], SMFIP_NR_HDR)
     end
     -- mt.eoh raises an error if the milter negotiated SMFIP_NOEOH
-    if mt.test_option(conn, SMFIP_NOEOH) then
-        mt.echo("  --   eoh: not sent (milter negotiated SMFIP_NOEOH)")
-    else
-        C.call("mt.eoh", mt.eoh, conn)
-        C.reply(conn, "eoh", SMFIP_NR_EOH)
-    end
-    if mt.test_option(conn, SMFIP_NOBODY) then
-        mt.echo("  --   body: not sent (milter negotiated SMFIP_NOBODY)")
-    else
-        C.call("mt.bodystring", mt.bodystring, conn, t.body or "test body\r\n")
-        C.reply(conn, "body", SMFIP_NR_BODY)
-    end
+    C.step(conn, SMFIP_NOEOH, "SMFIP_NOEOH", "eoh", SMFIP_NR_EOH, mt.eoh)
+    C.step(conn, SMFIP_NOBODY, "SMFIP_NOBODY", "bodystring", SMFIP_NR_BODY, mt.bodystring,
+        t.body or "test body\r\n")
     C.call("mt.eom", mt.eom, conn)
     local r = mt.getreply(conn)
     C.ok(r == SMFIR_ACCEPT or r == SMFIR_CONTINUE,
