@@ -31,6 +31,7 @@ mod pg_read;
 mod pg_schema;
 mod row;
 mod schema;
+mod seen;
 mod sqlite;
 mod sqlite_alerts;
 mod sqlite_history;
@@ -173,6 +174,7 @@ struct Inner {
     path: Arc<Path>,
     writer: writer::Writer,
     reader: Reader,
+    seen: seen::SeenDomains,
 }
 
 /// The read side of each backend.
@@ -217,6 +219,7 @@ impl Store {
                 path,
                 writer,
                 reader,
+                seen: seen::SeenDomains::new(),
             }),
         })
     }
@@ -356,12 +359,22 @@ impl Store {
 
     /// Whether a record with this sender domain (the original envelope
     /// sender's domain, else the `From:` domain) is stored; the analysis's
-    /// `first-seen-domain` history (`sqlite_history.rs`).
+    /// `first-seen-domain` history (`sqlite_history.rs`). A domain found
+    /// stored is remembered (`seen.rs`) and not asked again.
     pub fn seen_sender_domain(&self, domain: &str) -> Result<bool, StoreError> {
-        match &self.inner.reader {
-            Reader::Sqlite(r) => r.seen_sender_domain(domain),
-            Reader::Postgres(r) => r.seen_sender_domain(domain),
+        let domain = seen::normalise(domain);
+        let purged = self.inner.writer.purged();
+        if self.inner.seen.contains(&domain, purged) {
+            return Ok(true);
         }
+        let stored = match &self.inner.reader {
+            Reader::Sqlite(r) => r.seen_sender_domain(&domain),
+            Reader::Postgres(r) => r.seen_sender_domain(&domain),
+        }?;
+        if stored {
+            self.inner.seen.remember(domain, purged);
+        }
+        Ok(stored)
     }
 
     /// Number of stored records.

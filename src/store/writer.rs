@@ -70,6 +70,7 @@ pub(crate) struct Writer {
     thread: Mutex<Option<JoinHandle<()>>>,
     commits: Arc<AtomicU64>,
     in_progress: Arc<InProgress>,
+    purged: Arc<AtomicU64>,
 }
 
 /// Copies in progress, shared by their guards and the thread.
@@ -135,6 +136,7 @@ impl Writer {
     ) -> Result<Writer, StoreError> {
         let commits = Arc::new(AtomicU64::new(0));
         let in_progress = Arc::new(InProgress::default());
+        let purged = Arc::new(AtomicU64::new(0));
         if let Some(days) = retention_days {
             backend.purge(unix_ms(days_ago(days)))?;
             commits.fetch_add(1, Ordering::Relaxed);
@@ -148,6 +150,7 @@ impl Writer {
             in_progress: Arc::clone(&in_progress),
             retention_days,
             commits: Arc::clone(&commits),
+            purged: Arc::clone(&purged),
         };
         let thread = std::thread::Builder::new()
             .name("authsense-store".into())
@@ -161,6 +164,7 @@ impl Writer {
             thread: Mutex::new(Some(thread)),
             commits,
             in_progress,
+            purged,
         })
     }
 
@@ -202,6 +206,12 @@ impl Writer {
             .send(Request::Purge(cutoff_ms, reply))
             .map_err(|_| self.closed("purge"))?;
         answer.recv().map_err(|_| self.closed("purge"))?
+    }
+
+    /// Records deleted by purges since the thread started (a reader's
+    /// memory of what is stored is stale once this changes).
+    pub fn purged(&self) -> u64 {
+        self.purged.load(Ordering::SeqCst)
     }
 
     /// Committed write transactions so far.
@@ -252,6 +262,7 @@ struct Worker<B> {
     in_progress: Arc<InProgress>,
     retention_days: Option<u32>,
     commits: Arc<AtomicU64>,
+    purged: Arc<AtomicU64>,
 }
 
 impl<B: WriteBackend> Worker<B> {
@@ -298,8 +309,8 @@ impl<B: WriteBackend> Worker<B> {
             match other {
                 Some(Request::Purge(cutoff, reply)) => {
                     let result = self.backend.purge(cutoff);
-                    if result.is_ok() {
-                        self.commits.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(n) = result {
+                        self.purged(n);
                     }
                     let _ = reply.send(result);
                 }
@@ -364,13 +375,18 @@ impl<B: WriteBackend> Worker<B> {
         }
     }
 
+    fn purged(&self, n: usize) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.purged.fetch_add(n as u64, Ordering::SeqCst);
+    }
+
     fn retention_purge(&mut self) {
         let Some(days) = self.retention_days else {
             return;
         };
         match self.backend.purge(unix_ms(days_ago(days))) {
             Ok(n) => {
-                self.commits.fetch_add(1, Ordering::Relaxed);
+                self.purged(n);
                 tracing::info!(deleted = n, days, "store retention purge");
             }
             Err(e) => tracing::warn!(error = %e, "store retention purge failed"),

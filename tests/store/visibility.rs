@@ -70,6 +70,39 @@ async fn sender_domain_history_is_in_the_store() {
     store.close().await.expect("close");
 }
 
+/// A domain found stored is remembered: not asked again, until this
+/// store's own purge deletes records (then it is asked again and found
+/// gone). Another handle's purge (another sensor of a fleet) is not seen
+/// by that memory; it expires within the hour (`src/store/seen.rs`).
+#[tokio::test]
+async fn sender_domain_memory_is_forgotten_at_a_purge() {
+    let dir = TempDir::new("vis-history-purge");
+    let store = seeded(&dir).await;
+    assert!(store.seen_sender_domain("sender.example").expect("seen"));
+    let other = Store::open_url(&dir.db(), StoreOptions::default()).expect("second handle");
+    let later = SystemTime::now() + Duration::from_secs(60);
+    assert_eq!(other.purge_older_than(later).expect("purge"), 3);
+    other.close().await.expect("close other");
+    assert!(
+        store.seen_sender_domain("sender.example").expect("seen"),
+        "remembered, not asked again"
+    );
+    assert!(!store.seen_sender_domain("other.example").expect("seen"));
+    assert_eq!(store.purge_older_than(later).expect("purge"), 0);
+    assert!(
+        store.seen_sender_domain("sender.example").expect("seen"),
+        "a purge that deleted nothing keeps the memory"
+    );
+    let mut d = record("v-d", 0);
+    d.original.mailfrom = Some("x@third.example".into());
+    store.insert(d).await.expect("insert");
+    assert!(store.seen_sender_domain("third.example").expect("seen"));
+    assert_eq!(store.purge_older_than(later).expect("purge"), 1);
+    assert!(!store.seen_sender_domain("sender.example").expect("seen"));
+    assert!(!store.seen_sender_domain("third.example").expect("seen"));
+    store.close().await.expect("close");
+}
+
 #[tokio::test]
 async fn gateway_status_counts_per_gateway() {
     let dir = TempDir::new("vis-status");
