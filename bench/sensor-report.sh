@@ -116,7 +116,7 @@ write_md() {
 
 - Host: $(nproc) CPUs (\`nproc\`), $(uname -sr), Debian $(cat /etc/debian_version 2>/dev/null), Postfix $(postconf -h -d mail_version 2>/dev/null) (smtp-source, smtp-sink), aiosmtpd $(/usr/bin/python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)'), Python $(/usr/bin/python3 -c 'import platform; print(platform.python_version())'); store on $(df --output=fstype "$LAB" | tail -n1) ($(findmnt -no SOURCE -T "$LAB" 2>/dev/null)).
 - Load average (1/5/15 min) at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg). Other work on the machine is not controlled; compare ratios within a run.
-- authsense: \`$AUTHSENSE_BIN\` (sha256 $sha…); repository HEAD $rev$( ((dirty > 0)) && printf ', with %d uncommitted path(s) in src/ or Cargo.*' "$dirty"). Sensor config: defaults (WAL, synchronous=FULL, group commit) + listen, hostname, \`trusted_authserv_ids = ["$AUTHSERV_ID"]\`.
+- authsense: \`$AUTHSENSE_BIN\` (sha256 $sha…); repository HEAD $rev$( ((dirty > 0)) && printf ', with %d uncommitted path(s) in src/ or Cargo.*' "$dirty"). Sensor config: defaults (WAL, synchronous=FULL, group commit) + listen, hostname, \`trusted_authserv_ids = ["$AUTHSERV_ID"]\`, \`spool_mb = $THROUGHPUT_SPOOL_MB\` (so that 100 sessions × 1 MiB in flight are not deferred with 452, which smtp-source cannot retry; part 2 uses the default 64).
 - $ROUNDS rounds, sink order rotated every round; warm-up of S messages before each measurement. Throughput part $3 s, whole run $4 s.
 
 \`\`\`
