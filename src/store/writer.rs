@@ -310,7 +310,7 @@ impl<B: WriteBackend> Worker<B> {
                 Some(Request::Purge(cutoff, reply)) => {
                     let result = self.backend.purge(cutoff);
                     if let Ok(n) = result {
-                        self.purged(n);
+                        self.count_purge(n);
                     }
                     let _ = reply.send(result);
                 }
@@ -375,7 +375,7 @@ impl<B: WriteBackend> Worker<B> {
         }
     }
 
-    fn purged(&self, n: usize) {
+    fn count_purge(&self, n: usize) {
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.purged.fetch_add(n as u64, Ordering::SeqCst);
     }
@@ -386,7 +386,7 @@ impl<B: WriteBackend> Worker<B> {
         };
         match self.backend.purge(unix_ms(days_ago(days))) {
             Ok(n) => {
-                self.purged(n);
+                self.count_purge(n);
                 tracing::info!(deleted = n, days, "store retention purge");
             }
             Err(e) => tracing::warn!(error = %e, "store retention purge failed"),
