@@ -15,9 +15,8 @@ const BROKEN: &str = "CASE WHEN auth_source = 'none' OR spf_result IS NULL \
                       OR spf_result = 'unknown' THEN 1 ELSE 0 END";
 
 impl PgReadPool {
-    /// See `Store::seen_sender_domain`.
+    /// See `Store::seen_sender_domain` (`domain` already normalised).
     pub fn seen_sender_domain(&self, domain: &str) -> Result<bool, StoreError> {
-        let domain = domain.trim().trim_end_matches('.').to_lowercase();
         self.with_client("history", |c| {
             let row = c.query_one(
                 "SELECT EXISTS (SELECT 1 FROM messages WHERE sender_domain = $1)",

@@ -7,13 +7,13 @@ use super::error::StoreError;
 use super::sqlite::ReadPool;
 
 impl ReadPool {
-    /// Whether any stored record has this `sender_domain` (compared
-    /// lowercased, as the writer stores it).
+    /// Whether any stored record has this `sender_domain`; `domain` is
+    /// normalised by the caller (`seen::normalise`: lowercased, as the
+    /// writer stores it).
     pub fn seen_sender_domain(&self, domain: &str) -> Result<bool, StoreError> {
-        let domain = domain.trim().trim_end_matches('.').to_lowercase();
         self.with_conn("history", |c| {
             c.prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE sender_domain = ?1)")?
-                .query_row([&domain], |r| r.get::<_, bool>(0))
+                .query_row([domain], |r| r.get::<_, bool>(0))
         })
     }
 }
