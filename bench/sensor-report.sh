@@ -12,7 +12,8 @@ data = {}  # (sink, s, size) -> {round: (n, us, cpu_us)}
 for r, sink, s, size, n, us, cpu in rows:
     data.setdefault((sink, int(s), int(size)), {})[int(r)] = (int(n), int(us), int(cpu))
 label = {"sink": "(a) smtp-sink", "authsense": "(b) authsense sensor", "aiosmtpd": "(c) aiosmtpd + email",
-         "alt": "(d) authsense, BENCH_ALT_BIN", "null": "(e) null sensor: authsense's server, no work"}
+         "alt": "(d) authsense, BENCH_ALT_BIN", "null": "(e) null sensor: authsense's server, no work",
+         "discard": "(f) discard sensor: authsense, store keeps nothing"}
 def rng(xs, fmt):
     xs = sorted(xs)
     return (fmt % st.median(xs)) + " (" + (fmt % xs[0]) + "–" + (fmt % xs[-1]) + ")"
@@ -24,7 +25,7 @@ verdict = []
 for size in sorted({k[2] for k in data}):
     for s in sorted({k[1] for k in data if k[2] == size}):
         base = data.get(("sink", s, size), {})
-        for sink in ("sink", "authsense", "aiosmtpd", "alt", "null"):
+        for sink in ("sink", "authsense", "aiosmtpd", "alt", "null", "discard"):
             d = data.get((sink, s, size))
             if not d:
                 continue
@@ -44,6 +45,11 @@ for size in sorted({k[2] for k in data}):
             if sink == "null" and s == 20 and size <= 1024:
                 verdict.append("floor at 20 sessions, %s: the null sensor (the sensor's server doing none of its "
                                "work) reaches %.2f × smtp-sink (worst round %.2f)" % (human(size), st.median(ratios), min(ratios)))
+            if sink == "discard" and s == 20 and size <= 1024:
+                verdict.append("floor with a free store at 20 sessions, %s: the discard sensor (authsense whose store "
+                               "acknowledges every record without writing it) reaches %.2f × smtp-sink (worst round %.2f, "
+                               "best %.2f); no store can take authsense above it" % (
+                                   human(size), st.median(ratios), min(ratios), max(ratios)))
 print()
 for v in verdict:
     print("- " + v)
@@ -104,8 +110,9 @@ PY
 
 # write_md TABLE RSS_MD T_BENCH ELAPSED: the BENCHMARKS.md section of this run.
 write_md() {
-    local NULL_IN=""
+    local NULL_IN="" DISCARD_IN=""
     [[ " ${SINKS[*]} " == *" null "* ]] && NULL_IN=1
+    [[ " ${SINKS[*]} " == *" discard "* ]] && DISCARD_IN=1
     local rev dirty sha
     rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
     dirty=$(git -C "$REPO" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l)
@@ -121,13 +128,14 @@ write_md() {
 
 \`\`\`
 ${ALT_BIN:+BENCH_ALT_BIN=$ALT_BIN }BENCH_SINKS="${SINKS[*]}" BENCH_SIZES="${SIZES[*]}" BENCH_SESSIONS="${SESSIONS[*]}" BENCH_N="${NSPEC[*]}" BENCH_ROUNDS=$ROUNDS BENCH_RSS=$RSS BENCH_RSS_SESSIONS=$RSS_SESSIONS BENCH_RSS_MB=$RSS_MB BENCH_RSS_SPOOL_MB=$RSS_SPOOL_MB bench/sensor
-# each measurement, identical for every sink (PORT: a=${PORT[sink]} smtp-sink, b=${PORT[authsense]} authsense, c=${PORT[aiosmtpd]} aiosmtpd${ALT_BIN:+, d=${PORT[alt]} alt}${NULL_IN:+, e=${PORT[null]} null}):
+# each measurement, identical for every sink (PORT: a=${PORT[sink]} smtp-sink, b=${PORT[authsense]} authsense, c=${PORT[aiosmtpd]} aiosmtpd${ALT_BIN:+, d=${PORT[alt]} alt}${NULL_IN:+, e=${PORT[null]} null}${DISCARD_IN:+, f=${PORT[discard]} discard}):
 smtp-source -N -s S -m N -F msg-SIZE.txt -M $HELO -f $SENDER -t xTAG.$RCPT 127.0.0.1:PORT   # TAG = r<round>-<sink>-s<S>-<size>, + "-warm" for the warm-up
 smtp-sink -c -u nobody -h sink.lab.test 127.0.0.1:${PORT[sink]} 1024
 $AUTHSENSE_BIN sensor --config authsense.toml${ALT_BIN:+
 $ALT_BIN sensor --config alt.toml   # d: the same config, another build (sha256 $(sha256sum "$ALT_BIN" 2>/dev/null | cut -c1-12)…)}
 /usr/bin/python3 bench/sensor-aiosmtpd ${PORT[aiosmtpd]} COUNT_FILE${NULL_IN:+
-$NULL_BIN --listen 127.0.0.1:${PORT[null]} --count-file COUNT_FILE   # e: examples/null_sensor}
+$NULL_BIN --listen 127.0.0.1:${PORT[null]} --count-file COUNT_FILE   # e: examples/null_sensor}${DISCARD_IN:+
+$DISCARD_BIN --config discard.toml --count-file COUNT_FILE   # f: examples/discard_sensor, authsense.toml's settings on its own port and database}
 \`\`\`
 
 $1

@@ -4,7 +4,7 @@
 
 use super::{extract::ExtractOptions, tls, Sensor};
 use crate::config::Config;
-use crate::store::{Store, StoreOptions};
+use crate::store::{Store, StoreError, StoreLocation, StoreOptions};
 use std::sync::Arc;
 
 /// A ready sensor, and the PEM of its self-signed certificate if one was
@@ -25,6 +25,18 @@ pub struct Built {
 /// The store cannot be opened or the TLS files are unusable; the message
 /// names the file.
 pub fn build(cfg: &Config) -> Result<Built, String> {
+    build_with(cfg, Store::open_location)
+}
+
+/// [`build`], with the store opened by `open` (given `[store]`'s location
+/// and the options derived from it) instead of [`Store::open_location`].
+///
+/// # Errors
+/// As [`build`].
+pub fn build_with(
+    cfg: &Config,
+    open: impl FnOnce(&StoreLocation, StoreOptions) -> Result<Store, StoreError>,
+) -> Result<Built, String> {
     bound_heap();
     let sc = &cfg.sensor;
     if sc.spool_mb.saturating_mul(1 << 20) < sc.max_message_size {
@@ -68,7 +80,7 @@ pub fn build(cfg: &Config) -> Result<Built, String> {
         commit_delay: std::time::Duration::from_micros(st.commit_delay_us),
         ..StoreOptions::default()
     };
-    let store = Store::open_location(&st.location(), opts).map_err(|e| e.to_string())?;
+    let store = open(&st.location(), opts).map_err(|e| e.to_string())?;
     let extract = ExtractOptions {
         trusted_authserv_ids: trusted,
         ..ExtractOptions::default()

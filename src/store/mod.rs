@@ -21,6 +21,8 @@
 //! `pg_<topic>.rs`, and add one method here that matches on `Reader`.
 
 mod alerts;
+#[cfg(feature = "bench-floor")]
+mod discard;
 mod error;
 mod filter;
 mod gateway;
@@ -196,6 +198,37 @@ impl Store {
         let path: Arc<Path> = Arc::from(path);
         let (backend, readers) = sqlite::open(&path, &opts)?;
         Store::start(path, backend, Reader::Sqlite(readers), &opts)
+    }
+
+    /// Benchmark floor only (`--features bench-floor`; see
+    /// `examples/discard_sensor.rs`): the SQLite store at `location` for
+    /// reads, with a writer thread that acknowledges every insert without
+    /// writing it. **Nothing inserted is kept.** Also returns the number of
+    /// rows acknowledged so far.
+    ///
+    /// # Errors
+    /// As [`Store::open`]; [`ErrorKind::Open`] for a PostgreSQL location.
+    #[cfg(feature = "bench-floor")]
+    pub fn open_discarding_writes(
+        location: &StoreLocation,
+        opts: StoreOptions,
+    ) -> Result<(Store, Arc<std::sync::atomic::AtomicU64>), StoreError> {
+        let path: Arc<Path> = match location {
+            StoreLocation::Sqlite(path) => Arc::from(path.as_path()),
+            StoreLocation::Postgres(url) => {
+                let path: Arc<Path> = Arc::from(Path::new(&pg::redact(url)));
+                let detail = "the discarding store is SQLite only";
+                return Err(StoreError::new(ErrorKind::Open, "open", &path, detail));
+            }
+        };
+        let (writer, readers) = sqlite::open(&path, &opts)?;
+        drop(writer);
+        let rows = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let backend = discard::Discard {
+            rows: Arc::clone(&rows),
+        };
+        let store = Store::start(path, backend, Reader::Sqlite(readers), &opts)?;
+        Ok((store, rows))
     }
 
     /// Starts the writer thread on `backend` and assembles the handle.
