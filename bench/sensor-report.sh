@@ -135,7 +135,7 @@ $AUTHSENSE_BIN sensor --config authsense.toml${ALT_BIN:+
 $ALT_BIN sensor --config alt.toml   # d: the same config, another build (sha256 $(sha256sum "$ALT_BIN" 2>/dev/null | cut -c1-12)…)}
 /usr/bin/python3 bench/sensor-aiosmtpd ${PORT[aiosmtpd]} COUNT_FILE${NULL_IN:+
 $NULL_BIN --listen 127.0.0.1:${PORT[null]} --count-file COUNT_FILE   # e: examples/null_sensor}${DISCARD_IN:+
-$DISCARD_BIN --config discard.toml --count-file COUNT_FILE   # f: examples/discard_sensor, authsense.toml's settings on its own port and database}
+$DISCARD_BIN --config discard.toml --count-file COUNT_FILE   # f: examples/discard_sensor, the settings of authsense.toml on its own port and database}
 \`\`\`
 
 $1
