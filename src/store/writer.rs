@@ -21,7 +21,7 @@
 //! or abandoned (RSET, QUIT, dropped connection), unparks it.
 //!
 //! The thread also runs the retention purge every hour, and stops when the
-//! store is closed or every handle (and copy guard) is dropped.
+//! store is closed or every handle is dropped (a copy guard holds none).
 
 use super::error::{ErrorKind, StoreError};
 use super::row::{days_ago, unix_ms, Row};
