@@ -26,7 +26,7 @@ use authsense::store::Store;
 use clap::Parser;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Parser, Debug)]
@@ -53,29 +53,15 @@ fn main() -> Result<(), String> {
 
 async fn serve(cfg: Config, count_file: Option<PathBuf>) -> Result<(), String> {
     authsense::metrics::install();
-    let rows: Mutex<Option<Arc<AtomicU64>>> = Mutex::new(None);
+    let mut rows: Option<Arc<AtomicU64>> = None;
     let built = setup::build_with(&cfg, |location, opts| {
         let (store, n) = Store::open_discarding_writes(location, opts)?;
-        *rows.lock().unwrap_or_else(|p| p.into_inner()) = Some(n);
+        rows = Some(n);
         Ok(store)
     })?;
-    let rows = rows
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .ok_or("no store opened")?;
+    let rows = rows.ok_or("no store opened")?;
     let addr = cfg.sensor.listen;
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()
-    } else {
-        tokio::net::TcpSocket::new_v6()
-    }
-    .map_err(|e| e.to_string())?;
-    socket.set_reuseaddr(true).map_err(|e| e.to_string())?;
-    socket
-        .bind(addr)
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let listener = socket
-        .listen(cfg.sensor.max_sessions.clamp(1024, u32::MAX as usize) as u32)
+    let listener = sensor::listen(addr, cfg.sensor.max_sessions)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut usr1 = signal(SignalKind::user_defined1()).map_err(|e| e.to_string())?;

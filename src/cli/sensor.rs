@@ -8,7 +8,7 @@ use crate::sensor::{self, setup};
 use crate::store::Filter;
 use crate::web::search::Search;
 use std::time::Duration;
-use tokio::{net::TcpListener, sync::watch};
+use tokio::sync::watch;
 use tracing::info;
 
 impl SensorOpts {
@@ -32,22 +32,6 @@ impl SensorOpts {
     }
 }
 
-/// The sensor's listening socket, with a queue of pending connections as
-/// deep as `max_sessions` (at least 1024; the kernel caps it at
-/// net.core.somaxconn): SMTP servers speak first, so a connection dropped
-/// from a full queue leaves its client waiting for a greeting that never
-/// comes, where a deeper queue lets the sensor answer it a moment later.
-fn listen(addr: std::net::SocketAddr, max_sessions: usize) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(max_sessions.clamp(1024, u32::MAX as usize) as u32)
-}
-
 /// Binds and runs the sensor until `stop` flips.
 async fn serve_sensor(
     cfg: &Config,
@@ -64,7 +48,7 @@ async fn serve_sensor(
     )
     .await;
     let addr = cfg.sensor.listen;
-    let listener = listen(addr, cfg.sensor.max_sessions)
+    let listener = sensor::listen(addr, cfg.sensor.max_sessions)
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let s = built.sensor.clone();
     info!(listen = %addr, db = %cfg.store.location(), trusted_authserv_ids = ?s.extract.trusted_authserv_ids, tls = s.tls.is_some(), alerts = s.alerts.is_some(), export = s.exporter.is_some(), "authsense sensor started");

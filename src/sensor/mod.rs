@@ -141,6 +141,22 @@ impl Drop for IpSlot {
     }
 }
 
+/// The sensor's listening socket, with a queue of pending connections as
+/// deep as `max_sessions` (at least 1024; the kernel caps it at
+/// net.core.somaxconn): SMTP servers speak first, so a connection dropped
+/// from a full queue leaves its client waiting for a greeting that never
+/// comes, where a deeper queue lets the sensor answer it a moment later.
+pub fn listen(addr: std::net::SocketAddr, max_sessions: usize) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(max_sessions.clamp(1024, u32::MAX as usize) as u32)
+}
+
 /// Serves gateways on `listener` until `shutdown` completes, then waits for
 /// sessions in progress (a copy being stored is finished and answered).
 ///
