@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod export;
+pub mod headers;
 pub mod metrics;
 pub mod milter;
 pub mod sensor;
