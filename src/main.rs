@@ -27,7 +27,8 @@ fn main() -> ExitCode {
         | Command::Messages(_)
         | Command::Status(_)
         | Command::Export(_)
-        | Command::PostfixConfig(_) => tokio::runtime::Builder::new_current_thread()
+        | Command::PostfixConfig(_)
+        | Command::Keygen(_) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
         // One async worker per CPU (`TOKIO_WORKER_THREADS` overrides). One
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
             Command::Export(a) => cli::export(a).await,
             Command::Check(a) => cli::check(a).await,
             Command::PostfixConfig(a) => cli::postfix_config(a),
+            Command::Keygen(a) => cli::keygen(a),
         }
     });
     match result {

@@ -39,11 +39,42 @@ fn envelope() -> Envelope {
     }
 }
 
+/// Trusts mx.example.com and takes journal reports from the gateway of
+/// [`envelope`] only.
 fn trusted() -> ExtractOptions {
     ExtractOptions {
         trusted_authserv_ids: vec!["mx.example.com".into()],
+        journal_sources: vec!["10.0.0.0/24".parse().unwrap()],
         ..ExtractOptions::default()
     }
+}
+
+#[test]
+fn a_journal_report_from_anyone_else_is_the_message_it_is() {
+    // The same report delivered by another gateway, then by the right one
+    // with a journal sender configured too: neither is unwrapped.
+    let raw = journal_eml();
+    let mut env = envelope();
+    env.gateway.ip = "192.0.2.66".into();
+    let mut both = trusted();
+    both.journal_sources
+        .push("journal@corp.example".parse().unwrap());
+    for (env, opts) in [(env, trusted()), (envelope(), both)] {
+        let r = extract(&raw, env, &opts);
+        assert!(r.journal.is_none());
+        assert!(r.anomalies.journal_untrusted);
+        // The outer message: its own Message-ID, the copy's recipients,
+        // never the addresses listed in the attacker's text part.
+        assert_eq!(r.msg_id.as_deref(), Some(REPORT_ID));
+        assert_eq!(r.rcptto, ["journal@archive.example"]);
+        assert_ne!(r.original.client_ip.as_deref(), Some("192.0.2.10"));
+    }
+    // Nothing configured: never unwrapped.
+    let none = ExtractOptions {
+        trusted_authserv_ids: vec!["mx.example.com".into()],
+        ..ExtractOptions::default()
+    };
+    assert!(extract(&raw, envelope(), &none).journal.is_none());
 }
 
 #[test]
@@ -154,6 +185,7 @@ async fn send(c: &mut Client<tokio::net::TcpStream>, body: &str) {
 async fn sensor_stores_analysis_and_cli_prints_it() {
     let mut cfg = Config::default();
     cfg.sensor.trusted_authserv_ids = vec!["mx.example.com".into()];
+    cfg.sensor.journal_sources = vec!["127.0.0.0/8".parse().unwrap()];
     cfg.analysis =
         Config::parse("[analysis]\norg_domains = [\"example.com\"]\nvip_names = [\"Jane Doe\"]\n")
             .unwrap()

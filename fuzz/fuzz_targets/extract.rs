@@ -13,6 +13,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use authsense::config::AnalysisConfig;
+use authsense::headers::seal::Keys;
 use authsense::sensor::analysis::{self, SeenAll};
 use authsense::sensor::extract::{extract, Envelope, ExtractOptions};
 use authsense::sensor::record::Gateway;
@@ -31,8 +32,13 @@ fuzz_target!(|data: &[u8]| {
         mailfrom: "no-reply@example.com".to_string(),
         rcptto: vec!["bob@example.com".to_string()],
     };
+    // gw.example.com's stamps must be sealed (exercising seal checks);
+    // journal reports from this gateway are unwrapped.
     let opts = ExtractOptions {
         trusted_authserv_ids: vec!["MX.example.com".to_string(), "gw.example.com".to_string()],
+        sealed_authserv_ids: vec!["gw.example.com".to_string()],
+        seal_keys: Keys::new(vec![vec![1u8; 32]]).ok(),
+        journal_sources: vec!["192.0.2.0/24".parse().expect("valid CIDR")],
         ..ExtractOptions::default()
     };
     let mut rec = extract(data, env, &opts);

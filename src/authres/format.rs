@@ -140,25 +140,111 @@ impl fmt::Display for Property {
     }
 }
 
-impl fmt::Display for MethodResult {
-    /// `method[/version]=result[ reason=value][ property...]` (RFC 8601
-    /// §2.2 `resinfo` without the `;`). Method, result, ptype and property
-    /// are written as-is: they must be keywords.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.method)?;
+impl MethodResult {
+    /// The resinfo's elements (without the `;`): `method[/v]=result`, then
+    /// ` reason=`, the properties and the comment, each a unit that folding
+    /// never splits.
+    fn pieces(&self, out: &mut Vec<String>) {
+        let mut head = self.method.clone();
         if let Some(v) = self.method_version {
-            write!(f, "/{v}")?;
+            head.push_str(&format!("/{v}"));
         }
-        write!(f, "={}", self.result)?;
+        head.push('=');
+        head.push_str(&self.result);
+        out.push(head);
         if let Some(reason) = &self.reason {
-            write!(f, " reason={}", quote_value(reason))?;
+            out.push(format!("reason={}", quote_value(reason)));
         }
-        for p in &self.props {
-            write!(f, " {p}")?;
+        out.extend(self.props.iter().map(|p| p.to_string()));
+        if let Some(c) = &self.comment {
+            out.push(comment(c));
         }
-        Ok(())
     }
 }
+
+/// `s` as an RFC 5322 comment: parentheses, backslashes and control
+/// characters cannot break out of it.
+fn comment(s: &str) -> String {
+    let text: String = s
+        .chars()
+        .map(|c| match c {
+            '(' | ')' | '\\' => '_',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    format!("({text})")
+}
+
+impl fmt::Display for MethodResult {
+    /// `method[/version]=result[ reason=value][ property...][ (comment)]`
+    /// (RFC 8601 §2.2 `resinfo` without the `;`). Method, result, ptype and
+    /// property are written as-is: they must be keywords.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut pieces = Vec::new();
+        self.pieces(&mut pieces);
+        f.write_str(&pieces.join(" "))
+    }
+}
+
+impl AuthResults {
+    /// The elements of the value: the authserv-id (with `;` appended to the
+    /// last element of each result but the last), the version, each
+    /// result's elements, or `none`. Joined by single spaces they are the
+    /// one-line value.
+    fn pieces(&self) -> Vec<String> {
+        let mut out = vec![quote_value(&self.authserv_id).into_owned()];
+        if let Some(v) = self.version {
+            out.push(v.to_string());
+        }
+        if self.results.is_empty() {
+            if let Some(last) = out.last_mut() {
+                last.push(';');
+            }
+            out.push("none".to_string());
+        }
+        for r in &self.results {
+            if let Some(last) = out.last_mut() {
+                last.push(';');
+            }
+            r.pieces(&mut out);
+        }
+        out
+    }
+
+    /// The value of a header field called `name`: exactly the one-line
+    /// `Display` form when `name: value` fits in [`MAX_LINE`] octets (so the
+    /// ordinary stamp stays the guide's single line), otherwise folded (RFC
+    /// 5322 §2.2.3) with `"\n\t"` at the white space between elements,
+    /// lines kept within 78 octets where an element allows. No element is
+    /// split; callers keep each element far below [`MAX_LINE`].
+    pub fn to_header_value(&self, name: &str) -> String {
+        let pieces = self.pieces();
+        let one_line = pieces.join(" ");
+        if name.len() + 2 + one_line.len() <= MAX_LINE {
+            return one_line;
+        }
+        let mut out = String::with_capacity(one_line.len() + pieces.len() * 2);
+        let mut col = name.len() + 2;
+        for (i, p) in pieces.iter().enumerate() {
+            if i > 0 && col + 1 + p.len() > 78 {
+                out.push_str("\n\t");
+                col = 1;
+            } else if i > 0 {
+                out.push(' ');
+                col += 1;
+            }
+            out.push_str(p);
+            col += p.len();
+        }
+        out
+    }
+}
+
+/// The longest line a header field may have on the wire (RFC 5322 §2.1.1),
+/// CRLF excluded; Postfix's SMTP client breaks longer ones
+/// (`smtp_line_length_limit`).
+pub const MAX_LINE: usize = 998;
 
 impl fmt::Display for AuthResults {
     /// The header field value (RFC 8601 §2.2) on one line, no folding:
@@ -166,16 +252,6 @@ impl fmt::Display for AuthResults {
     /// when there are no results. The authserv-id is quoted if it is not a
     /// token.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&quote_value(&self.authserv_id))?;
-        if let Some(v) = self.version {
-            write!(f, " {v}")?;
-        }
-        if self.results.is_empty() {
-            return f.write_str("; none");
-        }
-        for r in &self.results {
-            write!(f, "; {r}")?;
-        }
-        Ok(())
+        f.write_str(&self.pieces().join(" "))
     }
 }

@@ -39,8 +39,8 @@ mod tests;
 
 use std::fmt;
 
-pub use format::{is_token, quote_pvalue, quote_value};
-pub use parse::{authserv_id, parse};
+pub use format::{is_token, quote_pvalue, quote_value, MAX_LINE};
+pub use parse::{authserv_id, parse, parse_strict, strict_authserv_id};
 
 /// One `Authentication-Results` header field value (RFC 8601 §2.2
 /// `authres-header-field`, without the field name).
@@ -75,6 +75,9 @@ pub struct MethodResult {
     /// The `ptype.property=pvalue` entries (RFC 8601 §2.2 `propspec`) in
     /// header order.
     pub props: Vec<Property>,
+    /// A comment written after the properties (e.g. why a property was
+    /// left out). Never set by the parser, which drops comments.
+    pub comment: Option<String>,
 }
 
 /// One `propspec` (RFC 8601 §2.2, §2.3): `ptype.property=pvalue`.

@@ -55,9 +55,39 @@ use super::{AuthResults, MethodResult, ParseError, Property};
 /// address), `foo bar = x`, `foo . . bar = x`, `foo / bar = x` (a method
 /// version must be a number), a doubled `=`.
 pub fn parse(value: &str) -> Result<AuthResults, ParseError> {
+    parse_with(value, header_tail)
+}
+
+/// Parses a header value by the grammar authsense trusts (RFC 8601 §2.2
+/// without the leniencies between the authserv-id and the first `;`): after
+/// the authserv-id only CFWS, an optional numeric version, then `;` or
+/// `none`. `mx.example.com x; spf=pass` (what a transport that breaks
+/// `mx.example.comx` at column 998 makes) and Yahoo's
+/// `id from=x; ...` are errors here. The results themselves are read as
+/// [`parse`] reads them.
+///
+/// The milter's deletion rule and the sensor's trust rule are both built
+/// on this (`crate::headers::stamp`), so the two halves judge the same
+/// bytes by the same grammar.
+pub fn parse_strict(value: &str) -> Result<AuthResults, ParseError> {
+    parse_with(value, strict_tail)
+}
+
+/// The authserv-id of `value` if it is followed by what [`parse_strict`]
+/// accepts before the results (CFWS, an optional version, `;` or `none`).
+pub fn strict_authserv_id(value: &str) -> Result<String, ParseError> {
+    let mut lx = Lexer::new(value);
+    let id = lead_authserv_id(&mut lx)?;
+    strict_tail(&mut lx)?;
+    Ok(id)
+}
+
+type Tail = fn(&mut Lexer<'_>) -> Result<Option<u32>, ParseError>;
+
+fn parse_with(value: &str, tail: Tail) -> Result<AuthResults, ParseError> {
     let mut lx = Lexer::new(value);
     let authserv_id = lead_authserv_id(&mut lx)?;
-    let version = header_tail(&mut lx)?;
+    let version = tail(&mut lx)?;
     let mut results = Vec::new();
     let mut saw_none = false;
     while lx.eat(b';') {
@@ -142,6 +172,37 @@ fn header_tail(lx: &mut Lexer<'_>) -> Result<Option<u32>, ParseError> {
     }
 }
 
+/// The strict tail: `[CFWS authres-version] [CFWS]`, then `;` or `none`
+/// (left for the caller to read). A version needs CFWS before it.
+fn strict_tail(lx: &mut Lexer<'_>) -> Result<Option<u32>, ParseError> {
+    let mut version = None;
+    if lx.skip_cfws()? {
+        let start = lx.pos();
+        if let Some(digits) = lx.digits() {
+            version = Some(number(digits, start)?);
+            if !lx.at_end_or_semicolon() && !lx.clone().skip_cfws()? {
+                return Err(lx.err("expected ';' after version"));
+            }
+            lx.skip_cfws()?;
+        }
+    }
+    if lx.peek() == Some(b';') {
+        return Ok(version);
+    }
+    let mut probe = lx.clone();
+    let none = probe
+        .keyword()
+        .is_some_and(|k| k.eq_ignore_ascii_case("none"));
+    if none && (probe.at_end_or_semicolon() || probe.skip_cfws()?) {
+        probe.skip_cfws()?;
+        if probe.peek().is_none() {
+            *lx = probe;
+            return Ok(version);
+        }
+    }
+    Err(lx.err("expected ';' or 'none' after authserv-id"))
+}
+
 /// Microsoft's `; <authserv-id>;` repetition: consumes it and returns true,
 /// or leaves the lexer alone. `spaced` tells whether CFWS followed the `;`.
 fn repeated_authserv_id(lx: &mut Lexer<'_>, authserv_id: &str, spaced: bool) -> bool {
@@ -191,6 +252,7 @@ fn resinfo(lx: &mut Lexer<'_>) -> Result<Option<MethodResult>, ParseError> {
         result,
         reason: None,
         props: Vec::new(),
+        comment: None,
     };
     properties(lx, &mut mr)?;
     Ok(Some(mr))

@@ -22,6 +22,7 @@ fn result(method: &str, result: &str, props: Vec<Property>) -> MethodResult {
         result: result.into(),
         reason: None,
         props,
+        comment: None,
     }
 }
 

@@ -11,6 +11,7 @@ pub use export::{export, ExportArgs};
 pub use milter::{check, milter};
 pub use postfix_config::{postfix_config, PostfixConfigArgs, SensorMode};
 pub use sensor::{messages, run, sensor};
+
 pub use status::status;
 
 use crate::auth::Authenticator;
@@ -59,6 +60,69 @@ pub enum Command {
     /// Print the Postfix main.cf/master.cf lines for the milter and for dual
     /// delivery to sensors (the vendor guide's steps, commented).
     PostfixConfig(PostfixConfigArgs),
+    /// Write a new seal key file (mode 0600) for `[seal] key_file`: the
+    /// milter seals its stamps with it, the sensor believes only sealed
+    /// stamps. Copy the same file to every milter and sensor host.
+    Keygen(KeygenArgs),
+}
+
+/// `authsense keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The key file to create (never overwritten).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+/// `authsense keygen`: writes a new key file, refusing to replace one.
+pub fn keygen(args: KeygenArgs) -> Result<(), String> {
+    write_new_key(&args.file)?;
+    println!(
+        "wrote a new seal key to {} (set [seal] key_file to it on every milter and sensor)",
+        args.file.display()
+    );
+    Ok(())
+}
+
+/// Creates `path` with a new seal key, readable by its owner only.
+fn write_new_key(path: &std::path::Path) -> Result<(), String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let text = crate::headers::seal::Keys::generate()
+        .map_err(|e| format!("cannot read random bytes: {e}"))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot create seal key file {}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("cannot write seal key file {}: {e}", path.display()))
+}
+
+/// `authsense run` seals out of the box: without `[seal] key_file` it uses
+/// `authsense-seal.key` beside the SQLite store (in the working directory
+/// for a PostgreSQL store), created on first start.
+fn default_seal_key(cfg: &mut Config) -> Result<(), String> {
+    if cfg.seal.key_file.is_some() {
+        return Ok(());
+    }
+    let dir = match &cfg.store.url {
+        None => cfg
+            .store
+            .path
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default(),
+        Some(_) => PathBuf::new(),
+    };
+    let path = dir.join("authsense-seal.key");
+    if !path.exists() {
+        write_new_key(&path)?;
+        tracing::info!(path = %path.display(), "created the seal key");
+    }
+    cfg.seal.key_file = Some(path);
+    Ok(())
 }
 
 /// Options shared by every command.
@@ -77,6 +141,11 @@ pub struct CommonArgs {
     /// [default: spf, the vendor guide's header].
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub methods: Vec<config::Method>,
+    /// Seal key file shared by milter and sensor ([seal] key_file; `authsense
+    /// keygen FILE` writes one). The milter seals its stamps; the sensor
+    /// believes the milter's authserv-id only with a valid seal.
+    #[arg(long, value_name = "FILE")]
+    pub seal_key: Option<PathBuf>,
 }
 
 /// `authsense milter`.
@@ -246,12 +315,16 @@ impl CommonArgs {
         if !self.methods.is_empty() {
             cfg.milter.methods = self.methods.clone();
         }
+        if let Some(key) = &self.seal_key {
+            cfg.seal.key_file = Some(key.clone());
+        }
         Ok(cfg)
     }
 
     fn shared(&self, cfg: &Config) -> Result<Arc<Shared>, String> {
         let auth = Authenticator::new(&cfg.dns)?;
-        Ok(Arc::new(Shared::new(cfg.milter.clone(), auth)?))
+        let shared = Shared::new(cfg.milter.clone(), auth)?.with_seal_keys(cfg.seal.keys()?);
+        Ok(Arc::new(shared))
     }
 }
 

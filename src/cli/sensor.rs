@@ -108,6 +108,7 @@ pub async fn sensor(args: SensorArgs) -> Result<(), String> {
 pub async fn run(args: RunArgs) -> Result<(), String> {
     let mut cfg = args.common.config()?;
     args.sensor.apply(&mut cfg);
+    super::default_seal_key(&mut cfg)?;
     // Before the resolver is built: hickory registers its counters then.
     crate::metrics::install();
     if let Some(l) = args.milter_listen {

@@ -13,12 +13,16 @@ use crate::milter::listen::SocketSpec;
 mod alerts;
 mod analysis;
 mod export;
+mod seal;
+pub mod sensor;
 mod store;
 mod web;
 
 pub use alerts::{AlertsConfig, Threshold};
 pub use analysis::{Alignment, AnalysisConfig};
 pub use export::ExportConfig;
+pub use seal::SealConfig;
+pub use sensor::{JournalSource, SensorConfig};
 pub use store::StoreConfig;
 pub use web::WebConfig;
 
@@ -42,84 +46,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// `[export]`: publish every stored record to NATS JetStream.
     pub export: ExportConfig,
-}
-
-/// `[sensor]` section.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SensorConfig {
-    /// Address to listen on (production: `0.0.0.0:25`).
-    pub listen: SocketAddr,
-    /// Name in the greeting and EHLO reply. Default: this host's name.
-    pub hostname: Option<String>,
-    /// Gateways allowed to send copies (CIDR). Others get 554 at connect.
-    pub allow: Vec<IpNet>,
-    /// authserv-ids whose headers are trusted. Default: the milter's
-    /// authserv-id (this host's name unless configured).
-    pub trusted_authserv_ids: Vec<String>,
-    /// Largest message accepted (SIZE), in octets (default 64 MiB).
-    pub max_message_size: usize,
-    /// Recipients per message (RFC 5321 §4.5.3.1.8: at least 100).
-    pub max_recipients: usize,
-    /// Concurrent sessions.
-    pub max_sessions: usize,
-    /// Concurrent sessions from one IP address.
-    pub max_sessions_per_ip: usize,
-    /// Memory for messages being received and parsed, all sessions
-    /// together, in MiB; beyond it a copy gets 452 4.3.1 and is retried.
-    /// Parsing a copy also holds its decoded parts beside the raw bytes, so
-    /// the sensor's peak memory is up to about twice this plus 40 MiB
-    /// (BENCHMARKS.md: 1,000 sessions × 25 MiB peak near 105 MiB with 64,
-    /// 182 MiB with 100). Must be at least `max_message_size`.
-    pub spool_mb: usize,
-    /// Seconds to wait for a command (RFC 5321 §4.5.3.2.7: 5 minutes); also
-    /// the limit on each write and on the TLS handshake.
-    pub idle_timeout_secs: u64,
-    /// Seconds to wait for each block of DATA (§4.5.3.2.6: 3 minutes).
-    pub data_timeout_secs: u64,
-    /// Slowest DATA accepted, in octets per second: the message may take
-    /// `data_timeout_secs` plus its size divided by this rate, whatever the
-    /// pace of single reads (a byte-per-second sender is cut off). 0: only
-    /// the per-read `data_timeout_secs` applies.
-    pub min_data_rate: u64,
-    /// Longest session in seconds: no command is read after it (421, then
-    /// close); a copy being received is finished first. 0: no limit.
-    pub session_timeout_secs: u64,
-    /// Refuse MAIL before STARTTLS.
-    pub require_tls: bool,
-    /// PEM certificate chain for STARTTLS.
-    pub tls_cert: Option<std::path::PathBuf>,
-    /// PEM private key for STARTTLS.
-    pub tls_key: Option<std::path::PathBuf>,
-    /// Generate a self-signed certificate at start (development).
-    pub self_signed: bool,
-}
-
-impl Default for SensorConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 2526)),
-            hostname: None,
-            allow: vec![
-                "127.0.0.0/8".parse().expect("valid CIDR"),
-                "::1/128".parse().expect("valid CIDR"),
-            ],
-            trusted_authserv_ids: Vec::new(),
-            max_message_size: 67_108_864,
-            max_recipients: 1000,
-            max_sessions: 1000,
-            max_sessions_per_ip: 200,
-            spool_mb: 64,
-            idle_timeout_secs: 300,
-            data_timeout_secs: 180,
-            min_data_rate: 500,
-            session_timeout_secs: 3600,
-            require_tls: false,
-            tls_cert: None,
-            tls_key: None,
-            self_signed: false,
-        }
-    }
+    /// `[seal]`: the key milter and sensor share to seal stamps.
+    pub seal: SealConfig,
 }
 
 /// Where the milter sits in the mail flow.

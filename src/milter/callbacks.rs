@@ -58,15 +58,16 @@ const NOREPLY: ProtoOpts = ProtoOpts::NOREPLY_CONNECT
 /// "continue"), and the steps the MTA need not send at all: RCPT and DATA
 /// (nothing is decided there), and the body when only SPF is evaluated. Each
 /// skipped step is a write and a wake-up less per message, and DATA a whole
-/// round trip. The callbacks stay registered for MTAs that do not offer
+/// round trip (the seal needs the body: see [`crate::headers::seal`]). The callbacks stay registered for MTAs that do not offer
 /// these options.
-fn wanted_opts(cfg: &crate::config::MilterConfig) -> (ProtoOpts, ProtoOpts) {
+fn wanted_opts(shared: &Shared) -> (ProtoOpts, ProtoOpts) {
+    let cfg = &shared.config;
     let mut noreply = NOREPLY;
     if !decides_at_mail(cfg) {
         noreply |= ProtoOpts::NOREPLY_MAIL;
     }
     let mut skipped = ProtoOpts::NO_RCPT | ProtoOpts::NO_DATA;
-    if !needs_message(cfg) {
+    if !needs_message(cfg) && shared.seal_keys.is_none() {
         skipped |= ProtoOpts::NO_BODY;
     }
     (noreply, skipped)
@@ -74,7 +75,7 @@ fn wanted_opts(cfg: &crate::config::MilterConfig) -> (ProtoOpts, ProtoOpts) {
 
 /// Builds the callback table over shared state.
 pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
-    let (noreply_wanted, skipped) = wanted_opts(&shared.config);
+    let (noreply_wanted, skipped) = wanted_opts(&shared);
     Callbacks::new()
         .on_negotiate(move |cx, _, mta_opts| {
             let noreply = mta_opts & noreply_wanted;

@@ -24,6 +24,8 @@ pub struct Shared {
     pub auth: Authenticator,
     /// The ARC sealing identity, when `[milter.arc_seal]` is configured.
     pub sealer: Option<Sealer>,
+    /// The keys that seal our stamps (`[seal] key_file`), if any.
+    pub seal_keys: Option<crate::headers::seal::Keys>,
 }
 
 impl Shared {
@@ -42,7 +44,14 @@ impl Shared {
             authserv_id,
             auth,
             sealer,
+            seal_keys: None,
         })
+    }
+
+    /// Seals every stamp with `keys` (the first signs).
+    pub fn with_seal_keys(mut self, keys: Option<crate::headers::seal::Keys>) -> Self {
+        self.seal_keys = keys;
+        self
     }
 }
 

@@ -8,6 +8,7 @@ use super::stamp::{self, Forgeries};
 use super::Shared;
 use crate::auth::{SpfRequest, SpfVerdict};
 use crate::config::{Mode, OnError};
+use crate::headers::seal::Sealed;
 use std::{net::IpAddr, sync::Arc, time::Instant};
 use tracing::{info, warn};
 
@@ -58,6 +59,8 @@ struct Message {
     capture: Option<Capture>,
     /// `external_relay`: SPF waits for the `Received:` headers, kept here.
     deferred: Option<Vec<String>>,
+    /// What the seal binds (perimeter role with a seal key only).
+    sealed: Option<Sealed>,
     started: Instant,
     spf_us: u128,
 }
@@ -189,6 +192,7 @@ impl Session {
             forgeries: Forgeries::default(),
             capture,
             deferred: (role == Role::Stamp && via_relay).then(Vec::new),
+            sealed: (role == Role::Stamp && self.shared.seal_keys.is_some()).then(Sealed::default),
             started,
             spf_us,
         });
@@ -216,6 +220,9 @@ impl Session {
             if let Some(c) = &mut msg.capture {
                 c.header(name, value);
             }
+            if let Some(s) = &mut msg.sealed {
+                s.header(name, value);
+            }
             if let Some(r) = &mut msg.deferred {
                 if name.eq_ignore_ascii_case("Received") {
                     r.push(value.to_string());
@@ -226,8 +233,14 @@ impl Session {
 
     /// A chunk of the body.
     pub fn body(&mut self, chunk: &[u8]) {
-        if let Some(c) = self.msg.as_mut().and_then(|m| m.capture.as_mut()) {
+        let Some(msg) = self.msg.as_mut() else {
+            return;
+        };
+        if let Some(c) = msg.capture.as_mut() {
             c.body(chunk);
+        }
+        if let Some(s) = msg.sealed.as_mut() {
+            s.body(chunk);
         }
     }
 
@@ -319,6 +332,12 @@ impl Session {
                 plan.inserts
                     .push((stamp::AUTH_RESULTS, results.authentication_results(id)));
             }
+            if let (Some(bound), Some(keys)) = (msg.sealed.take(), &self.shared.seal_keys) {
+                let xa = &plan.inserts[0].1;
+                let ar = plan.inserts.get(1).map(|(_, v)| v.as_str());
+                let seal = bound.seal(keys, xa, ar, unix_now());
+                plan.inserts.insert(0, (stamp::SEAL, seal));
+            }
             plan.arc_set = sealed;
         }
         let action = match msg.role {
@@ -404,4 +423,11 @@ impl Session {
             "message"
         );
     }
+}
+
+/// Seconds since the Unix epoch (the seal's `t=`).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

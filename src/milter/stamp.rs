@@ -1,50 +1,52 @@
 //! The perimeter's headers: which incoming ones are forgeries to delete
-//! (RFC 8601 §5) and the stamp that replaces them, in the exact shape of the
-//! vendor guide: `<authserv-id>; spf=<result> smtp.mailfrom=<sender> smtp.helo=<helo>`.
+//! (RFC 8601 §5, by the shared rule of [`crate::headers::stamp`]) and the
+//! stamp that replaces them, in the exact shape of the vendor guide:
+//! `<authserv-id>; spf=<result> smtp.mailfrom=<sender> smtp.helo=<helo>`.
+//! Property values longer than [`MAX_PVALUE`] are left out with a comment
+//! and long stamps are folded, so no line of ours exceeds 998 octets.
 
 use crate::auth::{DmarcVerdict, MessageChecks, SpfVerdict};
-use crate::authres::{self, AuthResults, MethodResult, Property};
+use crate::authres::{AuthResults, MethodResult, Property};
 use crate::config::Method;
+use crate::headers::stamp::{self as contract, Kind, MAX_PVALUE};
 use std::net::IpAddr;
 
-/// The header the sensor reads first.
-pub const X_AGARI: &str = "X-Agari-Authentication-Results";
-/// The standard header (RFC 8601).
-pub const AUTH_RESULTS: &str = "Authentication-Results";
+pub use contract::{AUTH_RESULTS, SEAL, X_AGARI};
 
 /// Incoming headers to delete, as 1-based indexes per header name (the milter
 /// protocol's `SMFIR_CHGHEADER` addressing).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Forgeries {
-    x_agari_seen: i32,
-    ar_seen: i32,
+    seen: [i32; 3],
     /// Indexes of `X-Agari-Authentication-Results` headers (all of them).
     pub x_agari: Vec<i32>,
-    /// Indexes of `Authentication-Results` headers that claim our authserv-id
-    /// or whose authserv-id cannot be parsed.
+    /// Indexes of `Authentication-Results` headers a reader could take as
+    /// ours ([`contract::milter_deletes`]).
     pub ar: Vec<i32>,
+    /// Indexes of `X-Authsense-Seal` headers (all of them).
+    pub seal: Vec<i32>,
 }
 
 impl Forgeries {
     /// Looks at one incoming header.
     pub fn observe(&mut self, name: &str, value: &str, our_id: &str) {
-        if name.eq_ignore_ascii_case(X_AGARI) {
-            self.x_agari_seen += 1;
-            self.x_agari.push(self.x_agari_seen);
-        } else if name.eq_ignore_ascii_case(AUTH_RESULTS) {
-            self.ar_seen += 1;
-            let ours = authres::authserv_id(value)
-                .map(|id| id.eq_ignore_ascii_case(our_id))
-                .unwrap_or(true);
-            if ours {
-                self.ar.push(self.ar_seen);
-            }
+        let Some(kind) = contract::kind(name) else {
+            return;
+        };
+        let (slot, list) = match kind {
+            Kind::XAgari => (0, &mut self.x_agari),
+            Kind::AuthResults => (1, &mut self.ar),
+            Kind::Seal => (2, &mut self.seal),
+        };
+        self.seen[slot] += 1;
+        if contract::milter_deletes(name, value, our_id) {
+            list.push(self.seen[slot]);
         }
     }
 
     /// Number of headers to delete.
     pub fn len(&self) -> usize {
-        self.x_agari.len() + self.ar.len()
+        self.x_agari.len() + self.ar.len() + self.seal.len()
     }
 
     /// Nothing to delete.
@@ -58,7 +60,8 @@ impl Forgeries {
     pub fn deletions(&self) -> impl Iterator<Item = (&'static str, i32)> + '_ {
         let xa = self.x_agari.iter().rev().map(|&i| (X_AGARI, i));
         let ar = self.ar.iter().rev().map(|&i| (AUTH_RESULTS, i));
-        xa.chain(ar)
+        let seal = self.seal.iter().rev().map(|&i| (SEAL, i));
+        xa.chain(ar).chain(seal)
     }
 }
 
@@ -70,14 +73,36 @@ fn prop(ptype: &str, property: &str, value: &str) -> Property {
     }
 }
 
+/// A result; property values over [`MAX_PVALUE`] octets are left out and
+/// named in a comment (an absurd HELO or MAIL FROM must not push the stamp
+/// past the line limit, and a truncated value would be a wrong one).
 fn result(method: &str, result: &str, reason: Option<&str>, props: Vec<Property>) -> MethodResult {
+    let (props, long): (Vec<_>, Vec<_>) =
+        props.into_iter().partition(|p| p.value.len() <= MAX_PVALUE);
+    let comment = (!long.is_empty()).then(|| {
+        let names: Vec<String> = long
+            .iter()
+            .map(|p| format!("{}.{} of {} octets", p.ptype, p.property, p.value.len()))
+            .collect();
+        format!("omitted: {}", names.join(", "))
+    });
     MethodResult {
         method: method.into(),
         method_version: None,
         result: result.into(),
-        reason: reason.map(str::to_string),
+        reason: reason.map(|r| cap(r, MAX_PVALUE)),
         props,
+        comment,
     }
+}
+
+/// `s` cut to at most `max` octets at a character boundary.
+fn cap(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
 }
 
 /// Everything known about one message, ready to be written as results.
@@ -208,7 +233,8 @@ impl Results<'_> {
 
     /// The `X-Agari-Authentication-Results` value with `methods`; with the
     /// default `["spf"]` byte for byte the guide's
-    /// `spf=${SPFResult} smtp.mailfrom=${OriginalSender} smtp.helo=${Helo}`.
+    /// `spf=${SPFResult} smtp.mailfrom=${OriginalSender} smtp.helo=${Helo}`
+    /// (folded only if a line would exceed 998 octets).
     pub fn x_agari(&self, authserv_id: &str, methods: &[Method]) -> String {
         let results = methods.iter().flat_map(|m| self.method(*m, true)).collect();
         AuthResults {
@@ -216,7 +242,7 @@ impl Results<'_> {
             version: None,
             results,
         }
-        .to_string()
+        .to_header_value(X_AGARI)
     }
 
     /// A standard `Authentication-Results` value with every method.
@@ -234,7 +260,7 @@ impl Results<'_> {
             version: None,
             results,
         }
-        .to_string()
+        .to_header_value(AUTH_RESULTS)
     }
 }
 

@@ -27,6 +27,8 @@ use mail_parser::{Address, HeaderName, HeaderValue, Message, MessageParser, Mess
 
 use super::record::{self, Mailbox, Record};
 use super::{authsel, received};
+use crate::config::{sensor::is_journal_source, JournalSource};
+use crate::headers::seal::Keys;
 
 /// The SMTP transaction that delivered the copy.
 #[derive(Debug, Clone)]
@@ -49,6 +51,16 @@ pub struct ExtractOptions {
     /// authserv-ids (RFC 8601 §2.5) whose headers are believed, compared
     /// ASCII case-insensitively.
     pub trusted_authserv_ids: Vec<String>,
+    /// Of those, the ids whose stamps need a valid seal of ours.
+    pub sealed_authserv_ids: Vec<String>,
+    /// The seal keys (`[seal] key_file`); without them no stamp counts as
+    /// sealed, so a stamp of a sealed id is recorded as tampered.
+    pub seal_keys: Option<Keys>,
+    /// Oldest seal accepted, in seconds.
+    pub seal_max_age_secs: u64,
+    /// Where genuine journal reports come from; reports from anywhere else
+    /// are recorded as the messages they are, not unwrapped.
+    pub journal_sources: Vec<JournalSource>,
     /// Deepest multipart nesting walked (default 20).
     pub max_mime_depth: usize,
     /// Most MIME parts walked (default 500).
@@ -61,6 +73,10 @@ impl Default for ExtractOptions {
     fn default() -> Self {
         ExtractOptions {
             trusted_authserv_ids: Vec::new(),
+            sealed_authserv_ids: Vec::new(),
+            seal_keys: None,
+            seal_max_age_secs: 240 * 3600,
+            journal_sources: Vec::new(),
             max_mime_depth: 20,
             max_parts: 500,
             max_header_bytes: 1 << 20,
@@ -98,7 +114,7 @@ fn extract_one(raw: &[u8], env: Envelope, opts: &ExtractOptions, unwrap: bool) -
             bare_lf,
             nul,
             eight_bit_headers,
-            truncated: false,
+            ..record::Anomalies::default()
         },
         ..Record::default()
     };
@@ -120,10 +136,17 @@ fn extract_one(raw: &[u8], env: Envelope, opts: &ExtractOptions, unwrap: bool) -
     };
     if let (Some(env), false) = (env_copy, plan.headers_only) {
         if let Some((envelope, original)) = journal::detect(&msg, input) {
-            return unwrap_journal(&msg, rec, original, envelope, env, opts);
+            let gateway = env.gateway.ip.parse().ok();
+            if is_journal_source(&opts.journal_sources, gateway, &env.mailfrom) {
+                return unwrap_journal(&msg, rec, original, envelope, env, opts);
+            }
+            // Shaped like a journal report, from anyone: recorded as the
+            // message it is, with the perimeter's outer stamp.
+            rec.anomalies.journal_untrusted = true;
         }
     }
-    read_headers(&msg, input, opts, &mut rec);
+    let body = raw.get(limits::header_block_len(raw)..).unwrap_or_default();
+    read_headers(&msg, input, body, opts, &mut rec);
     if !plan.headers_only {
         let walked = parts::walk(&msg, input, opts);
         rec.attachments = walked.attachments;
@@ -179,7 +202,13 @@ fn unwrap_journal(
 }
 
 /// Fills the header-derived fields of `rec` from the top-level header.
-fn read_headers(msg: &Message<'_>, input: &[u8], opts: &ExtractOptions, rec: &mut Record) {
+fn read_headers(
+    msg: &Message<'_>,
+    input: &[u8],
+    body: &[u8],
+    opts: &ExtractOptions,
+    rec: &mut Record,
+) {
     let Some(root) = msg.parts.first() else {
         return;
     };
@@ -194,7 +223,21 @@ fn read_headers(msg: &Message<'_>, input: &[u8], opts: &ExtractOptions, rec: &mu
         })
         .collect();
 
-    let (auth, stamp) = authsel::select_with_index(&headers, &opts.trusted_authserv_ids);
+    let now = humantime::parse_rfc3339(&rec.ts)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    let trust = authsel::Trust {
+        trusted: &opts.trusted_authserv_ids,
+        sealed: &opts.sealed_authserv_ids,
+        seal: opts.seal_keys.as_ref().map(|keys| authsel::SealCheck {
+            keys,
+            body,
+            now,
+            max_age: opts.seal_max_age_secs,
+        }),
+    };
+    let (auth, stamp) = authsel::choose(&headers, &trust);
     let hops: Vec<(usize, record::Hop)> = headers
         .iter()
         .enumerate()

@@ -190,6 +190,11 @@ pub enum AuthSource {
     /// No trusted header.
     #[default]
     None,
+    /// The topmost header claiming a trusted authserv-id cannot be believed:
+    /// it does not parse by the strict grammar, or its id requires our
+    /// seal and the seal is missing or does not verify. Results unknown;
+    /// no lower header is used instead ([`AuthInfo::tamper`] says why).
+    Tampered,
 }
 
 impl AuthSource {
@@ -199,6 +204,7 @@ impl AuthSource {
             AuthSource::XAgari => "x-agari",
             AuthSource::AuthenticationResults => "authentication-results",
             AuthSource::None => "none",
+            AuthSource::Tampered => "tampered",
         }
     }
 }
@@ -229,6 +235,20 @@ pub struct AuthInfo {
     pub conflicts: Vec<String>,
     /// authserv-ids of authentication headers that were ignored as untrusted.
     pub untrusted_ids: Vec<String>,
+    /// The results were covered by a valid seal of our milter.
+    #[serde(default)]
+    pub sealed: bool,
+    /// Why the stamp was not believed (source `tampered`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tamper: Option<String>,
+    /// Where the chosen header sat: its index among the top-level header
+    /// fields (0 = topmost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<u32>,
+    /// How many `Received:` fields were above the chosen header (the hops
+    /// after the perimeter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_above: Option<u32>,
 }
 
 /// One method's result with its properties.
@@ -302,4 +322,9 @@ pub struct Anomalies {
     pub eight_bit_headers: u32,
     /// The parser hit a cap (MIME depth, part count, header size).
     pub truncated: bool,
+    /// Shaped like an Exchange journal report but not from a configured
+    /// journaling source (`[sensor] journal_sources`): recorded as is, not
+    /// unwrapped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub journal_untrusted: bool,
 }

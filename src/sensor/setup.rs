@@ -50,12 +50,13 @@ pub fn build_with(
         ));
     }
     let hostname = sc.hostname.clone().unwrap_or_else(crate::host_name);
+    let milter_id = cfg
+        .milter
+        .authserv_id
+        .clone()
+        .unwrap_or_else(crate::host_name);
     let trusted = if sc.trusted_authserv_ids.is_empty() {
-        vec![cfg
-            .milter
-            .authserv_id
-            .clone()
-            .unwrap_or_else(crate::host_name)]
+        vec![milter_id.clone()]
     } else {
         sc.trusted_authserv_ids.clone()
     };
@@ -81,8 +82,32 @@ pub fn build_with(
         ..StoreOptions::default()
     };
     let store = open(&st.location(), opts).map_err(|e| e.to_string())?;
+    let seal_keys = cfg.seal.keys()?;
+    let sealed = match (&sc.sealed_authserv_ids, &seal_keys) {
+        (Some(ids), _) => ids.clone(),
+        (None, Some(_)) => vec![milter_id.clone()],
+        (None, None) => Vec::new(),
+    };
+    if !sealed.is_empty() && seal_keys.is_none() {
+        return Err(format!(
+            "[sensor] sealed_authserv_ids = {sealed:?} needs [seal] key_file: \
+             without the key no stamp of theirs could be believed"
+        ));
+    }
+    if let Some(id) = sealed
+        .iter()
+        .find(|s| !trusted.iter().any(|t| t.eq_ignore_ascii_case(s)))
+    {
+        return Err(format!(
+            "[sensor] sealed_authserv_ids lists {id:?}, which is not in trusted_authserv_ids"
+        ));
+    }
     let extract = ExtractOptions {
         trusted_authserv_ids: trusted,
+        sealed_authserv_ids: sealed,
+        seal_keys,
+        seal_max_age_secs: cfg.seal.max_age_hours.saturating_mul(3600),
+        journal_sources: sc.journal_sources.clone(),
         ..ExtractOptions::default()
     };
     let (alerts, running) = match super::alerts::start(&cfg.alerts, store.clone(), &hostname)? {

@@ -1,7 +1,8 @@
-//! Rules on the trusted authentication results: `auth-fail`,
-//! `dmarc-unaligned` (identifier alignment recomputed from the stored SPF
-//! `smtp.mailfrom` and DKIM `header.d`, RFC 7489 §3.1) and
-//! `no-auth-results`.
+//! Rules on the trusted authentication results: `tampered-stamp`,
+//! `auth-fail`, `dmarc-unaligned` (identifier alignment recomputed from the
+//! stored SPF `smtp.mailfrom` and DKIM `header.d`, RFC 7489 §3.1),
+//! `no-auth-results`, and `journal-untrusted` for a journal-shaped message
+//! from outside the configured journaling sources.
 
 use super::{domain_of, from_domain, reason};
 use crate::auth::{aligned, AlignmentMode};
@@ -11,8 +12,31 @@ use crate::sensor::record::{AuthSource, MethodInfo, Reason, Record};
 /// Most points `auth-fail` gives, however many methods failed.
 const AUTH_FAIL_MAX: u8 = 5;
 
+/// Points of `tampered-stamp`: alone enough for `malicious` (default
+/// `malicious_score`), since either an outsider planted the stamp or the
+/// perimeter is not stamping.
+const TAMPERED: u8 = 6;
+
 pub(super) fn check(rec: &Record, cfg: &AnalysisConfig, out: &mut Vec<Reason>) {
     let a = &rec.auth;
+    if rec.anomalies.journal_untrusted {
+        out.push(reason(
+            "journal-untrusted",
+            3,
+            "shaped like an Exchange journal report, but not from a configured journaling source \
+             ([sensor] journal_sources): recorded as the message it is"
+                .into(),
+        ));
+    }
+    if a.source == AuthSource::Tampered {
+        let why = a.tamper.as_deref().unwrap_or("not believed");
+        out.push(reason(
+            "tampered-stamp",
+            TAMPERED,
+            format!("the authentication stamp cannot be believed ({why}); results unknown"),
+        ));
+        return;
+    }
     if a.source == AuthSource::None && a.spf.is_none() && a.dkim.is_empty() && a.dmarc.is_none() {
         out.push(reason(
             "no-auth-results",

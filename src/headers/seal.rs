@@ -1,0 +1,352 @@
+//! The integrity seal: an HMAC-SHA256, with a key the milter and the sensor
+//! share, over the stamps the milter wrote and the message they describe, so
+//! that the sensor trusts a stamp only if our milter wrote it for this very
+//! message (docs/security.md explains the choice over an ARC set).
+//!
+//! ```text
+//! X-Authsense-Seal: v=1; k=<key id>; t=<unix time>; c=x[:a]; h=<bound fields>; s=<hex MAC>
+//! ```
+//!
+//! The MAC covers, in this order: the tags `v k t c h`; the
+//! `X-Agari-Authentication-Results` value and (with `c=x:a`) the
+//! `Authentication-Results` value the milter wrote, in relaxed form (line
+//! breaks removed, runs of white space one space, trimmed); every instance
+//! of the [`BOUND`] fields the milter saw, in [`BOUND`] order then header
+//! order, with all white space removed; and the SHA-256 of the body with all
+//! white space removed. Removing white space from the message's own fields
+//! and body makes the seal survive what the hops to the sensor may do
+//! (breaking lines over 998 octets with CRLF + space, re-folding, CRLF/LF),
+//! while any change of a visible character breaks it: a sealed stamp lifted
+//! from one message and pasted onto another does not verify.
+//!
+//! `h=` lists the bound fields as the milter saw them (one name per
+//! instance): the sensor must find exactly those instances, and no instance
+//! of a bound field the milter did not see.
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+/// The message's header fields the seal binds (lowercase).
+pub const BOUND: &[&str] = &[
+    "from",
+    "sender",
+    "reply-to",
+    "to",
+    "cc",
+    "subject",
+    "date",
+    "message-id",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+];
+
+/// Shortest key accepted, in octets.
+pub const MIN_KEY: usize = 32;
+
+/// Seal keys: the first signs, all verify (rotation: put the new key first
+/// on every sensor, then on the milters).
+#[derive(Clone)]
+pub struct Keys(Vec<Vec<u8>>);
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<String> = self.0.iter().map(|k| key_id(k)).collect();
+        write!(f, "Keys({})", ids.join(", "))
+    }
+}
+
+impl Keys {
+    /// Keys from their raw bytes, each at least [`MIN_KEY`] octets.
+    ///
+    /// # Errors
+    /// No key, or a key too short.
+    pub fn new(keys: Vec<Vec<u8>>) -> Result<Keys, String> {
+        if keys.is_empty() {
+            return Err("no seal key".into());
+        }
+        if let Some(k) = keys.iter().find(|k| k.len() < MIN_KEY) {
+            return Err(format!(
+                "seal key of {} octets: at least {MIN_KEY} are needed",
+                k.len()
+            ));
+        }
+        Ok(Keys(keys))
+    }
+
+    /// Parses a key file: one key per line as hex (64 or more digits);
+    /// blank lines and lines starting with `#` are skipped.
+    ///
+    /// # Errors
+    /// A line that is not hex, or no key at all; the message names the line.
+    pub fn parse(text: &str) -> Result<Keys, String> {
+        let mut keys = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let key = from_hex(line).ok_or_else(|| format!("line {}: not a hex key", n + 1))?;
+            keys.push(key);
+        }
+        Keys::new(keys)
+    }
+
+    /// A new random key as a key file's text (from the kernel's CSPRNG).
+    ///
+    /// # Errors
+    /// `/dev/urandom` cannot be read.
+    pub fn generate() -> std::io::Result<String> {
+        use std::io::Read;
+        let mut key = [0u8; 32];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+        Ok(format!(
+            "# authsense seal key (shared by milter and sensor; keep it secret)\n{}\n",
+            hex(&key)
+        ))
+    }
+
+    /// The signing key.
+    fn first(&self) -> &[u8] {
+        &self.0[0]
+    }
+
+    /// The key whose id is `id`.
+    fn by_id(&self, id: &str) -> Option<&[u8]> {
+        self.0
+            .iter()
+            .find(|k| key_id(k).eq_ignore_ascii_case(id))
+            .map(Vec::as_slice)
+    }
+}
+
+/// A key's public id: the first 4 octets of its SHA-256, hex.
+pub fn key_id(key: &[u8]) -> String {
+    hex(&Sha256::digest(key)[..4])
+}
+
+/// What the seal is computed over, gathered while the message passes.
+#[derive(Debug, Clone, Default)]
+pub struct Sealed {
+    fields: Vec<(String, String)>,
+    body: Sha256,
+}
+
+impl Sealed {
+    /// Notes a header field of the message (only [`BOUND`] ones are kept).
+    pub fn header(&mut self, name: &str, value: &str) {
+        let name = name.trim().to_ascii_lowercase();
+        if BOUND.contains(&name.as_str()) {
+            self.fields.push((name, squeeze(value)));
+        }
+    }
+
+    /// Adds a chunk of the body.
+    pub fn body(&mut self, chunk: &[u8]) {
+        let kept: Vec<u8> = chunk.iter().copied().filter(|b| !is_ws(*b)).collect();
+        self.body.update(&kept);
+    }
+
+    /// The fields in the order the MAC takes them, and the `h=` list.
+    fn ordered(&self) -> (Vec<&(String, String)>, String) {
+        let mut out = Vec::with_capacity(self.fields.len());
+        for name in BOUND {
+            out.extend(self.fields.iter().filter(|(n, _)| n == name));
+        }
+        let h = out.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>();
+        (out, h.join(":"))
+    }
+
+    /// The seal's header value over the stamps `x_agari` and (if written)
+    /// `auth_results`, at `now` (Unix seconds).
+    pub fn seal(self, keys: &Keys, x_agari: &str, auth_results: Option<&str>, now: u64) -> String {
+        let (fields, h) = self.ordered();
+        let tags = Tags {
+            key: key_id(keys.first()),
+            time: now,
+            covers_ar: auth_results.is_some(),
+            h,
+        };
+        let body = self.body.clone().finalize();
+        let mac = mac(keys.first(), &tags, x_agari, auth_results, &fields, &body);
+        format!(
+            "v=1; k={}; t={}; c={}; h={}; s={}",
+            tags.key,
+            tags.time,
+            if tags.covers_ar { "x:a" } else { "x" },
+            tags.h,
+            hex(&mac)
+        )
+    }
+
+    /// Checks the seal value `seal` (the header's value) against the stamps
+    /// and this message's fields and body, with `keys`, at `now`; a seal
+    /// older than `max_age` seconds (or from more than an hour ahead) fails.
+    /// `Ok(true)` when it also covers `auth_results`.
+    ///
+    /// # Errors
+    /// Why it does not verify, for the record.
+    pub fn verify(
+        &self,
+        seal: &str,
+        keys: &Keys,
+        x_agari: &str,
+        auth_results: Option<&str>,
+        now: u64,
+        max_age: u64,
+    ) -> Result<bool, String> {
+        let (tags, sig) = parse(seal)?;
+        let key = keys
+            .by_id(&tags.key)
+            .ok_or_else(|| format!("seal key {} is not one of ours", tags.key))?;
+        if tags.time > now.saturating_add(3600) || now.saturating_sub(tags.time) > max_age {
+            return Err(format!(
+                "seal time {} is outside the accepted window",
+                tags.time
+            ));
+        }
+        let fields = self.matching(&tags.h)?;
+        let ar = if tags.covers_ar {
+            Some(auth_results.ok_or("the sealed Authentication-Results is missing")?)
+        } else {
+            None
+        };
+        let body = self.body.clone().finalize();
+        mac_state(key, &tags, x_agari, ar, &fields, &body)
+            .verify_slice(&sig)
+            .map_err(|_| "seal does not match this message".to_string())?;
+        Ok(tags.covers_ar)
+    }
+
+    /// The fields in MAC order if they are exactly the instances `h` lists.
+    fn matching(&self, h: &str) -> Result<Vec<&(String, String)>, String> {
+        let (fields, ours) = self.ordered();
+        if ours != h {
+            return Err(format!("sealed fields h={h} but the message has h={ours}"));
+        }
+        Ok(fields)
+    }
+}
+
+struct Tags {
+    key: String,
+    time: u64,
+    covers_ar: bool,
+    h: String,
+}
+
+fn mac(
+    key: &[u8],
+    tags: &Tags,
+    x_agari: &str,
+    ar: Option<&str>,
+    fields: &[&(String, String)],
+    body: &[u8],
+) -> Vec<u8> {
+    mac_state(key, tags, x_agari, ar, fields, body)
+        .finalize()
+        .into_bytes()
+        .to_vec()
+}
+
+fn mac_state(
+    key: &[u8],
+    tags: &Tags,
+    x_agari: &str,
+    ar: Option<&str>,
+    fields: &[&(String, String)],
+    body: &[u8],
+) -> Hmac<Sha256> {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut put = |part: &[u8]| {
+        m.update(&(part.len() as u64).to_be_bytes());
+        m.update(part);
+    };
+    put(b"authsense-seal/1");
+    put(tags.key.as_bytes());
+    put(tags.time.to_string().as_bytes());
+    put(if tags.covers_ar { b"x:a" } else { b"x" });
+    put(tags.h.as_bytes());
+    put(relaxed(x_agari).as_bytes());
+    put(ar.map(relaxed).unwrap_or_default().as_bytes());
+    for (name, value) in fields {
+        put(name.as_bytes());
+        put(value.as_bytes());
+    }
+    put(body);
+    m
+}
+
+/// Splits a seal value into its tags and signature.
+fn parse(seal: &str) -> Result<(Tags, Vec<u8>), String> {
+    let mut tags = std::collections::HashMap::new();
+    for part in seal.split(';') {
+        let part = squeeze(part);
+        if part.is_empty() {
+            continue;
+        }
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("seal tag without '=': {part:?}"))?;
+        if tags.insert(k.to_ascii_lowercase(), v.to_string()).is_some() {
+            return Err(format!("seal tag {k} given twice"));
+        }
+    }
+    let get = |k: &str| tags.get(k).ok_or_else(|| format!("seal without {k}="));
+    if get("v")? != "1" {
+        return Err("seal version is not 1".into());
+    }
+    let covers_ar = match get("c")?.as_str() {
+        "x" => false,
+        "x:a" => true,
+        other => return Err(format!("seal c={other} is not x or x:a")),
+    };
+    let time = get("t")?.parse().map_err(|_| "seal t= is not a number")?;
+    let sig = from_hex(get("s")?).ok_or("seal s= is not hex")?;
+    let t = Tags {
+        key: get("k")?.clone(),
+        time,
+        covers_ar,
+        h: get("h")?.to_ascii_lowercase(),
+    };
+    Ok((t, sig))
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// `s` without any white space or line break.
+fn squeeze(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, ' ' | '\t' | '\r' | '\n'))
+        .collect()
+}
+
+/// Relaxed form: line breaks removed, white space runs one space, trimmed.
+fn relaxed(s: &str) -> String {
+    let unfolded: String = s.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+    unfolded
+        .split([' ', '\t'])
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "seal_tests.rs"]
+mod tests;
