@@ -192,9 +192,11 @@ impl Default for Config {
     }
 }
 
-struct ClosureDebug<'a>(&'a (dyn Fn(&mut ExplainString) + Send + Sync));
+// authsense patch: upstream's 0.7.0-alpha.2 form of this helper, without
+// the unused field that rustc warns about.
+struct ClosureDebug;
 
-impl Debug for ClosureDebug<'_> {
+impl Debug for ClosureDebug {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         write!(f, "<closure>")
     }
@@ -208,7 +210,7 @@ impl Debug for Config {
             .field("max_lookups", &self.max_lookups)
             .field("max_void_lookups", &self.max_void_lookups)
             .field("timeout", &self.timeout)
-            .field("modify_exp_fn", &self.modify_exp_fn.as_deref().map(ClosureDebug))
+            .field("modify_exp_fn", &self.modify_exp_fn.as_ref().map(|_| ClosureDebug))
             .field("hostname", &self.hostname)
             .field("capture_trace", &self.capture_trace)
             .finish()

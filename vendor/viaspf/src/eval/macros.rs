@@ -163,6 +163,14 @@ impl EvaluateToString for Macro {
             LocalPart => query.params.sender().local_part().to_owned(),
             DomainPart => query.params.sender().domain().to_string(),
             Domain => query.params.domain().to_string(),
+            // authsense patch: while the explanation is processed, IPv6
+            // nibbles are written in upper case, as pyspf (the reference of
+            // the OpenSPF test suite, `v-macro-ip6`) writes them; queries for
+            // the policy keep the lower case of the RFC's examples (§7.4).
+            // DNS names are case-insensitive (RFC 4343) either way.
+            Ip if query.state.is_eval_explain_string() => {
+                to_dot_format_string(query.params.ip()).to_ascii_uppercase()
+            }
             Ip => to_dot_format_string(query.params.ip()),
             ValidatedDomain => validated_domain_string(query, resolver).await?,
             HeloDomain => query.params.helo_domain().to_owned(),

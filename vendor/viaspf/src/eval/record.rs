@@ -19,7 +19,10 @@ use crate::{
         query::{Query, Resolver},
         EvalError, Evaluate, EvaluateMatch, EvaluateToString, MatchResult,
     },
-    record::{Explanation, Modifier, Qualifier, Redirect, SpfRecord},
+    record::{
+        DomainSpec, Explanation, MacroExpand, MacroKind, MacroStringSegment, Mechanism, Modifier,
+        Qualifier, Redirect, SpfRecord, Term,
+    },
     result::{ErrorCause, ExplanationString, SpfResult},
     trace::Tracepoint,
 };
@@ -29,6 +32,14 @@ use async_trait::async_trait;
 impl Evaluate for SpfRecord {
     async fn evaluate(&self, query: &mut Query<'_>, resolver: &Resolver<'_>) -> SpfResult {
         trace!(query, Tracepoint::EvaluateSpfRecord(self.clone()));
+
+        // authsense patch: domain-spec checks that apply to the whole record,
+        // see `check_domain_specs`.
+        if check_domain_specs(self).is_err() {
+            trace!(query, Tracepoint::InvalidSpfRecordSyntax(self.to_string()));
+            query.result_cause = Some(ErrorCause::InvalidSpfRecordSyntax.into());
+            return SpfResult::Permerror;
+        }
 
         // §6: ‘These two modifiers MUST NOT appear in a record more than once
         // each. If they do, then check_host() exits with a result of
@@ -123,6 +134,55 @@ impl Evaluate for SpfRecord {
     }
 }
 
+// authsense patch. §4.6: ‘if there are any syntax errors anywhere in the
+// record, check_host() returns immediately with the result "permerror"’. Two
+// errors the record parser lets through are checked here, for every
+// domain-spec of the record, whether or not evaluation would reach it:
+//
+// * §7.1: ‘The following macro letters are allowed only in "exp" text: c, r,
+//   t’, so a domain-spec using one (also that of `exp=` itself) is invalid;
+// * a domain-spec without any macro whose text cannot be a DNS name (an empty
+//   label or one over 63 octets). §4.8 leaves open whether this is a syntax
+//   error or a non-matching mechanism; authsense treats it as an error of the
+//   record, since it does not depend on the sender.
+fn check_domain_specs(record: &SpfRecord) -> Result<(), DomainSpec> {
+    let specs = record.terms.iter().filter_map(|term| match term {
+        Term::Directive(d) => match &d.mechanism {
+            Mechanism::Include(m) => Some(&m.domain_spec),
+            Mechanism::Exists(m) => Some(&m.domain_spec),
+            Mechanism::A(m) => m.domain_spec.as_ref(),
+            Mechanism::Mx(m) => m.domain_spec.as_ref(),
+            Mechanism::Ptr(m) => m.domain_spec.as_ref(),
+            Mechanism::All | Mechanism::Ip4(_) | Mechanism::Ip6(_) => None,
+        },
+        Term::Modifier(Modifier::Redirect(m)) => Some(&m.domain_spec),
+        Term::Modifier(Modifier::Explanation(m)) => Some(&m.domain_spec),
+        Term::Modifier(Modifier::Unknown(_)) => None,
+    });
+    for spec in specs {
+        let segments = &spec.as_ref().segments;
+        let exp_only_macro = segments.iter().any(|s| {
+            matches!(
+                s,
+                MacroStringSegment::MacroExpand(MacroExpand::Macro(m))
+                    if matches!(m.kind(), MacroKind::PrettyIp | MacroKind::Receiver | MacroKind::Timestamp)
+            )
+        });
+        let literal = match &segments[..] {
+            [MacroStringSegment::MacroLiteral(l)] => Some(l.as_ref()),
+            _ => None,
+        };
+        let bad_literal = literal.is_some_and(|l: &str| {
+            let l = l.strip_suffix('.').unwrap_or(l);
+            l.split('.').any(|label| !matches!(label.len(), 1..=63))
+        });
+        if exp_only_macro || bad_literal {
+            return Err(spec.clone());
+        }
+    }
+    Ok(())
+}
+
 fn get_redirect(record: &SpfRecord) -> Result<Option<&Redirect>, Vec<Redirect>> {
     let mut redirects = record.modifiers().filter_map(|modifier| match modifier {
         Modifier::Redirect(r) => Some(r),
@@ -206,6 +266,26 @@ async fn compute_explanation(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // authsense patch: see `check_domain_specs`.
+    #[test]
+    fn check_domain_specs_ok() {
+        for (record, ok) in [
+            ("v=spf1 a:%{d}.example.org exp=%{d}.example.org -all", true),
+            ("v=spf1 a:mail.example.org. mx:foo:bar/baz.example.org -all", true),
+            ("v=spf1 a:%{d}..example.org -all", true),
+            ("v=spf1 -all exp=%{r}.example.org", false),
+            ("v=spf1 exists:%{c}.example.org -all", false),
+            ("v=spf1 -all redirect=%{t}.example.org", false),
+            ("v=spf1 ip4:1.2.3.4 a:mail.example...org -all", false),
+            ("v=spf1 include:a.example.org ptr:..example.org", false),
+        ] {
+            let record = record.parse().unwrap();
+            assert_eq!(check_domain_specs(&record).is_ok(), ok, "{record}");
+        }
+        let long = format!("v=spf1 mx:{}.example.org -all", "x".repeat(64));
+        assert!(check_domain_specs(&long.parse().unwrap()).is_err());
+    }
 
     #[test]
     fn get_sole_redirect_ok() {

@@ -305,7 +305,9 @@ where
                 // specified number of high-order bits of <ip> and the IP
                 // address are compared for equality.’
                 Some(len) => {
-                    let mask = u32::MAX << (32 - len.get());
+                    // authsense patch: `/0` is an all-zero mask; a shift by
+                    // 32 overflows (a panic, or a `/32` mask in release).
+                    let mask = u32::MAX.checked_shl(32 - u32::from(len.get())).unwrap_or(0);
                     (u32::from(network_addr) & mask) == (u32::from(ip) & mask)
                 }
             }
@@ -314,7 +316,8 @@ where
             match prefix_len.and_then(|l| l.into().ip6()) {
                 None => network_addr == ip,
                 Some(len) => {
-                    let mask = u128::MAX << (128 - len.get());
+                    // authsense patch: as for IPv4 above.
+                    let mask = u128::MAX.checked_shl(128 - u32::from(len.get())).unwrap_or(0);
                     (u128::from(network_addr) & mask) == (u128::from(ip) & mask)
                 }
             }
@@ -612,6 +615,28 @@ mod tests {
             IpAddr::from([123, 12, 12, 12]),
             Some(Ip4CidrLength::new(24).unwrap()),
             IpAddr::from([123, 12, 12, 98]),
+        ));
+    }
+
+    // authsense patch: a zero prefix length matches every address.
+    #[test]
+    fn is_in_network_zero_prefix_ok() {
+        use crate::record::Ip6CidrLength;
+        assert!(is_in_network(
+            IpAddr::from([1, 1, 1, 1]),
+            Some(Ip4CidrLength::new(0).unwrap()),
+            IpAddr::from([203, 0, 113, 7]),
+        ));
+        let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(is_in_network(
+            v6("::1.1.1.1"),
+            Some(Ip6CidrLength::new(0).unwrap()),
+            v6("deaf:babe::cab:fee"),
+        ));
+        assert!(!is_in_network(
+            v6("::1.1.1.1"),
+            Some(Ip6CidrLength::new(1).unwrap()),
+            v6("deaf:babe::cab:fee"),
         ));
     }
 
