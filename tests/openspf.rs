@@ -18,72 +18,7 @@ use serde_yaml::Value;
 use std::time::Duration;
 
 /// Cases authsense gets wrong today, with the reason (see docs/conformance.md).
-const KNOWN_FAILURES: &[(&str, &str)] = &[
-    (
-        "invalid-domain-long-via-macro",
-        "mail-auth: expanded name with a 64+ octet label is temperror (§4.8)",
-    ),
-    (
-        "a-colon-domain",
-        "mail-auth parser reads '/' in a domain-spec as a CIDR length (§12)",
-    ),
-    (
-        "a-colon-domain-ip4mapped",
-        "mail-auth parser reads '/' in a domain-spec as a CIDR length (§12)",
-    ),
-    (
-        "mx-colon-domain",
-        "mail-auth parser reads '/' in a domain-spec as a CIDR length (§12)",
-    ),
-    (
-        "mx-colon-domain-ip4mapped",
-        "mail-auth parser reads '/' in a domain-spec as a CIDR length (§12)",
-    ),
-    (
-        "exists-ip6only",
-        "mail-auth exists falls back to AAAA; §5.7 says A only",
-    ),
-    (
-        "macro-mania-in-domain",
-        "mail-auth cannot query a name containing spaces: temperror (§7.1)",
-    ),
-    (
-        "domain-name-truncation",
-        "mail-auth does not left-truncate expanded names over 253 octets (§7.3)",
-    ),
-    (
-        "v-macro-ip6",
-        "suite wants pyspf's uppercase nibbles; mail-auth writes lowercase like §7.4",
-    ),
-    (
-        "p-macro-ip4-novalid",
-        "mail-auth %{p} is empty unless a ptr mechanism ran (§7.3)",
-    ),
-    (
-        "p-macro-ip4-valid",
-        "mail-auth %{p} is empty unless a ptr mechanism ran (§7.3)",
-    ),
-    (
-        "p-macro-ip6-novalid",
-        "mail-auth %{p} is empty unless a ptr mechanism ran (§7.3)",
-    ),
-    (
-        "p-macro-ip6-valid",
-        "mail-auth %{p} is empty unless a ptr mechanism ran (§7.3)",
-    ),
-    (
-        "upper-macro",
-        "mail-auth URL-escapes with lowercase hex (%3d, §7.3)",
-    ),
-    (
-        "invalid-hello-macro",
-        "mail-auth: unqueryable expanded name is temperror, not no-match (§7.1)",
-    ),
-    (
-        "hello-domain-literal",
-        "mail-auth: unqueryable expanded name is temperror, not no-match (§7.1)",
-    ),
-];
+const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
 fn latin1(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| b as char).collect()

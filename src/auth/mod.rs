@@ -1,6 +1,6 @@
-//! Message authentication over `mail-auth`, reduced to verdict values the rest
-//! of authsense consumes. This is the only module that imports `mail-auth`'s
-//! verifiers; DNS comes from [`crate::dns`].
+//! Message authentication over `mail-auth` (DKIM, ARC) and `viaspf` (SPF),
+//! reduced to verdict values the rest of authsense consumes. This is the only
+//! module that imports their verifiers; DNS comes from [`crate::dns`].
 
 mod dmarc;
 mod dmarc_record;
@@ -8,8 +8,7 @@ mod message;
 mod psl;
 mod seal;
 mod spf;
-mod spf_probe;
-mod spf_syntax;
+mod spf_lookup;
 
 pub use self::psl::organizational_domain;
 pub use dmarc::{
@@ -85,21 +84,6 @@ impl FromStr for SpfResult {
             .ok_or_else(|| {
                 format!("unknown SPF result {s:?}: want none, neutral, pass, fail, softfail, temperror or permerror")
             })
-    }
-}
-
-impl From<mail_auth::SpfResult> for SpfResult {
-    fn from(r: mail_auth::SpfResult) -> Self {
-        use mail_auth::SpfResult as M;
-        match r {
-            M::Pass => SpfResult::Pass,
-            M::Fail => SpfResult::Fail,
-            M::SoftFail => SpfResult::SoftFail,
-            M::Neutral => SpfResult::Neutral,
-            M::TempError => SpfResult::TempError,
-            M::PermError => SpfResult::PermError,
-            M::None => SpfResult::None,
-        }
     }
 }
 

@@ -1,31 +1,19 @@
 //! SPF for the HELO and MAIL FROM identities (RFC 7208 §2.3, §2.4), evaluated
-//! concurrently under one time budget, with two gaps of `mail-auth` closed:
+//! concurrently under one time budget by `viaspf`, an RFC 7208 implementation
+//! written from the RFC (vendor/viaspf, with the fixes listed in its
+//! AUTHSENSE.md). viaspf itself gives: several `v=spf1` records → permerror
+//! (§4.5); the §12 ABNF, a syntax error anywhere → permerror (§4.6); at most
+//! ten DNS terms and two void lookups (§4.6.4); the `exp=` rules (§6.2);
+//! IPv4-mapped clients as IPv4 (§5); macro expansion with left truncation of
+//! long names (§7). DNS goes through the shared resolver
+//! ([`super::spf_lookup`]).
 //!
-//! * several `v=spf1` records at one name must give permerror (§4.5; mail-auth
-//!   keeps the first that parses). Every name whose TXT records an evaluation
-//!   fetched is recorded and its record count checked afterwards — the second
-//!   lookup is answered from the resolver's cache.
-//! * an IPv4-mapped IPv6 client is an IPv4 client (§5: `a`/`mx` must look up
-//!   A records, not AAAA).
-//! * every record an evaluation fetched is checked against the RFC 7208 §12
-//!   ABNF ([`super::spf_syntax`]): a syntax error anywhere is permerror (§4.6),
-//!   even past the mechanism that matched.
-//! * more than two void lookups is permerror (§4.6.4).
-//! * an `exp=` target with other than exactly one TXT record, or with an
-//!   invalid explain-string, gives no explanation (§6.2).
-//! * one re-run with corrected inputs, only when needed: PTR names without
-//!   the trailing dot (else `ptr` never matches the exact domain, §5.5), `ip6`
-//!   mechanisms made unable to match an IPv4 client (§5.6), and records
-//!   mail-auth rejects only for an unknown modifier's name (§6, §12).
-//!
-//! mail-auth sees a [`Probe`](super::spf_probe) as all its caches: it serves the corrections
-//! and records what was fetched; the checks re-read raw TXT from the
-//! resolver's cache, so they add no queries.
+//! This module adds the null reverse-path as `postmaster@<helo>` and the
+//! overall budget: whatever has not finished when it runs out is temperror.
 
-use super::spf_probe::{Preload, Probe};
-use super::{spf_syntax, Authenticator, SpfResult};
-use mail_auth::{hickory_resolver::proto::rr::RData, spf::verify::SpfParameters, Parameters, Txt};
-use std::{net::IpAddr, sync::Mutex, time::Duration};
+use super::{spf_lookup::DnsLookup, Authenticator, SpfResult};
+use std::{net::IpAddr, time::Duration};
+use viaspf::{Config, DomainName, ExplanationString, Sender};
 
 /// What to check: the identities of one SMTP transaction.
 #[derive(Debug, Clone, Copy)]
@@ -84,8 +72,9 @@ impl Authenticator {
         let ip = req.ip.to_canonical();
         let sender = effective_sender(req.mail_from, req.helo);
         let helo_id = format!("postmaster@{}", req.helo);
-        let helo = self.check_identity(ip, req.helo, &helo_id, req.receiver, true);
-        let mail = self.check_identity(ip, req.helo, &sender, req.receiver, false);
+        let config = Config::builder().hostname(req.receiver).build();
+        let helo = self.check_identity(&config, ip, req.helo, &helo_id, true);
+        let mail = self.check_identity(&config, ip, req.helo, &sender, false);
         match tokio::time::timeout(budget, async { tokio::join!(helo, mail) }).await {
             Ok((helo, mail_from)) => SpfVerdict {
                 helo,
@@ -100,126 +89,62 @@ impl Authenticator {
         }
     }
 
-    /// One `check_host()` run for `sender` (or the HELO identity).
+    /// One `check_host()` run for `identity` (`user@domain`, or
+    /// `postmaster@<helo>` for the HELO identity).
     async fn check_identity(
         &self,
+        config: &Config,
         ip: IpAddr,
         helo: &str,
-        sender: &str,
-        receiver: &str,
+        identity: &str,
         helo_scope: bool,
     ) -> SpfCheck {
-        // §4.3: a malformed or single-label domain is `none`, not looked up.
-        let domain = sender.rsplit_once('@').map_or(sender, |(_, d)| d);
-        if !is_checkable_domain(domain) {
-            return SpfCheck {
-                result: SpfResult::None,
-                identity: sender.to_string(),
-                explanation: None,
-            };
-        }
-        let mut pre = Preload::default();
-        let mut first = true;
-        loop {
-            let probe = Probe {
-                pre: &pre,
-                seen: Mutex::default(),
-            };
-            let params = if helo_scope {
-                SpfParameters::verify_ehlo(ip, helo, receiver)
-            } else {
-                SpfParameters::verify_mail_from(ip, helo, receiver, sender)
-            };
-            let out = self
-                .resolver
-                .verify_spf(
-                    Parameters::new(params)
-                        .with_txt_cache(&probe)
-                        .with_mx_cache(&probe)
-                        .with_ipv4_cache(&probe)
-                        .with_ipv6_cache(&probe)
-                        .with_ptr_cache(&probe),
-                )
-                .await;
-            let mut result = SpfResult::from(out.result());
-            let seen = probe.seen.into_inner().unwrap_or_else(|p| p.into_inner());
-            let audit = self.audit(&seen.txt).await;
-            if first && !audit.permerror && pre.correct(&seen, &audit, ip) {
-                first = false;
-                continue;
-            }
-            if audit.permerror
-                || (result != SpfResult::TempError && seen.void_lookups() > MAX_VOID_LOOKUPS)
-            {
-                result = SpfResult::PermError;
-            }
-            return SpfCheck {
-                result,
-                identity: sender.to_string(),
-                explanation: out
-                    .explanation()
-                    .map(str::to_string)
-                    .filter(|_| result == SpfResult::Fail && audit.exp_ok),
-            };
-        }
-    }
-
-    /// Re-reads (from the resolver cache) the raw TXT of every name the
-    /// evaluation fetched: more than one `v=spf1` record (§4.5) or one with a
-    /// syntax error (§4.6) is permerror; an `exp=` target must hold exactly
-    /// one valid explain-string (§6.2).
-    async fn audit(&self, names: &[(Box<str>, Txt)]) -> Audit {
-        let mut audit = Audit {
-            exp_ok: true,
-            ..Audit::default()
+        let mut check = SpfCheck {
+            result: SpfResult::None,
+            identity: identity.to_string(),
+            explanation: None,
         };
-        for (name, txt) in names {
-            let Ok(lookup) = self.resolver.resolver().txt_lookup(name.as_ref()).await else {
-                continue;
-            };
-            let texts: Vec<Vec<u8>> = lookup
-                .answers()
-                .iter()
-                .filter_map(|rr| match &rr.data {
-                    RData::TXT(txt) => Some(txt.txt_data.concat()),
-                    _ => None,
-                })
-                .collect();
-            if matches!(txt, Txt::SpfMacro(_)) {
-                audit.exp_ok &= texts.len() == 1
-                    && texts
-                        .iter()
-                        .all(|t| spf_syntax::check_explanation(t).is_ok());
-                continue;
-            }
-            match texts.iter().filter(|t| is_spf1(t)).collect::<Vec<_>>()[..] {
-                [] => {}
-                [record] => match spf_syntax::check_record(record) {
-                    Ok(()) => audit.valid.push((name.clone(), record.clone())),
-                    Err(e) => {
-                        tracing::debug!(%name, error = %e, "SPF record syntax error");
-                        audit.permerror = true;
-                    }
-                },
-                _ => audit.permerror = true,
-            }
+        // §4.3: a malformed or single-label domain is `none`, not looked up.
+        let Some(sender) = sender_of(identity, helo, helo_scope) else {
+            return check;
+        };
+        // `%{h}`: "unknown" when the HELO is no domain name (viaspf's choice).
+        let helo_domain = helo.parse::<DomainName>().ok();
+        let lookup = DnsLookup::new(self.resolver.resolver());
+        let out = viaspf::evaluate_sender(&lookup, config, ip, &sender, helo_domain.as_ref()).await;
+        if let viaspf::SpfResult::Fail(ExplanationString::External(exp)) = &out.spf_result {
+            check.explanation = Some(exp.clone());
         }
-        audit
+        check.result = SpfResult::from(out.spf_result);
+        if let Some(cause) = out.cause {
+            tracing::debug!(identity, result = %check.result, ?cause, "SPF result cause");
+        }
+        check
     }
 }
 
-/// The SHOULD-limit on void lookups (§4.6.4).
-const MAX_VOID_LOOKUPS: usize = 2;
+/// viaspf's sender for `identity`; `None` when its domain is not checkable.
+fn sender_of(identity: &str, helo: &str, helo_scope: bool) -> Option<Sender> {
+    if helo_scope {
+        Sender::from_domain(helo).ok()
+    } else {
+        Sender::from_address(identity).ok()
+    }
+}
 
-/// What [`Authenticator::audit`] found.
-#[derive(Default)]
-pub(super) struct Audit {
-    /// A fetched name has several SPF records, or an invalid one.
-    pub(super) permerror: bool,
-    /// The explanation, if any, may be used.
-    pub(super) exp_ok: bool,
-    /// The valid SPF record text of each fetched name that has one.
-    pub(super) valid: Vec<(Box<str>, Vec<u8>)>,
+impl From<viaspf::SpfResult> for SpfResult {
+    fn from(r: viaspf::SpfResult) -> Self {
+        use viaspf::SpfResult as V;
+        match r {
+            V::None => SpfResult::None,
+            V::Neutral => SpfResult::Neutral,
+            V::Pass => SpfResult::Pass,
+            V::Fail(_) => SpfResult::Fail,
+            V::Softfail => SpfResult::SoftFail,
+            V::Temperror => SpfResult::TempError,
+            V::Permerror => SpfResult::PermError,
+        }
+    }
 }
 
 impl SpfCheck {
@@ -232,60 +157,44 @@ impl SpfCheck {
     }
 }
 
-/// RFC 7208 §4.3: a multi-label domain name whose labels are 1–63 octets of
-/// letters, digits, `-` or `_` (total at most 253); anything else (an address
-/// literal, an empty label) has no SPF answer.
-fn is_checkable_domain(domain: &str) -> bool {
-    let d = domain.strip_suffix('.').unwrap_or(domain);
-    let labels: Vec<&str> = d.split('.').collect();
-    d.len() <= 253
-        && labels.len() >= 2
-        && labels.iter().all(|l| {
-            (1..=63).contains(&l.len())
-                && l.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-}
-
-/// `v=spf1` followed by a space or the end of the record (§4.5), any case.
-fn is_spf1(record: &[u8]) -> bool {
-    record.len() >= 6
-        && record[..6].eq_ignore_ascii_case(b"v=spf1")
-        && (record.len() == 6 || record[6] == b' ')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn spf1_version_detection() {
-        for (rec, want) in [
-            (&b"v=spf1 -all"[..], true),
-            (b"v=spf1", true),
-            (b"V=SPF1 a", true),
-            (b"v=spf10 -all", false),
-            (b"v=spf1-all", false),
-            (b"spf2.0/pra -all", false),
-            (b"", false),
+    fn checkable_identities() {
+        for (identity, helo, helo_scope, want) in [
+            ("a@example.org", "h", false, Some("a")),
+            ("a@mail.example.org.", "h", false, Some("a")),
+            ("postmaster@x", "mail.example.org", true, Some("postmaster")),
+            ("a b@example.org", "h", false, Some("a b")),
+            ("a@[192.0.2.1]", "h", false, None),
+            ("a@laptop", "h", false, None),
+            ("a@a..example", "h", false, None),
+            ("postmaster@laptop", "laptop", true, None),
+            ("postmaster@[192.0.2.1]", "[192.0.2.1]", true, None),
+            ("a@", "h", false, None),
         ] {
-            assert_eq!(is_spf1(rec), want, "{:?}", String::from_utf8_lossy(rec));
+            let got = sender_of(identity, helo, helo_scope);
+            assert_eq!(
+                got.as_ref().map(Sender::local_part),
+                want,
+                "{identity} / {helo}"
+            );
         }
+        let long_label = format!("a@{}.example", "a".repeat(64));
+        assert!(sender_of(&long_label, "h", false).is_none());
     }
 
+    /// A local part that is not RFC 5321 syntax (VERP addresses over 64
+    /// octets, unquoted spaces) must not hide the domain's policy.
     #[test]
-    fn checkable_domains() {
-        for (d, want) in [
-            ("example.org", true),
-            ("mail.example.org.", true),
-            ("_spf.example.org", true),
-            ("[192.0.2.1]", false),
-            ("laptop", false),
-            ("a..example", false),
-            ("", false),
-            (&format!("{}.example", "a".repeat(64)), false),
-        ] {
-            assert_eq!(is_checkable_domain(d), want, "{d}");
+    fn any_local_part_is_checked() {
+        for local in ["a..b", ".a", &"v".repeat(65), &"x".repeat(1000)] {
+            let sender = sender_of(&format!("{local}@example.org"), "h", false)
+                .unwrap_or_else(|| panic!("{local:?} has a checkable domain"));
+            assert_eq!(sender.local_part(), local);
+            assert_eq!(sender.domain().to_string(), "example.org");
         }
     }
 

@@ -159,7 +159,7 @@ async fn bind_pair() -> (UdpSocket, TcpListener) {
 fn answer(zone: &Mutex<Zone>, query: &[u8], udp: bool) -> Option<Vec<u8>> {
     let req = Message::from_vec(query).ok()?;
     let q = req.queries.first()?.clone();
-    let name = key(&q.name.to_ascii());
+    let name = raw_key(&q.name);
     let mut resp = Message::new(req.metadata.id, MessageType::Response, OpCode::Query);
     resp.metadata.authoritative = true;
     resp.metadata.recursion_desired = req.metadata.recursion_desired;
@@ -199,7 +199,7 @@ fn answer(zone: &Mutex<Zone>, query: &[u8], udp: bool) -> Option<Vec<u8>> {
             }
             // One level of CNAME chasing, as the OpenSPF driver expects.
             if let Some(t) = target {
-                let tname = Name::from_ascii(format!("{t}.")).ok()?;
+                let tname = fqdn(&t);
                 for r in zone.records.get(&t).into_iter().flatten() {
                     if matches_type(r, q.query_type) {
                         resp.add_answer(record(&tname, r));
@@ -221,6 +221,17 @@ fn answer(zone: &Mutex<Zone>, query: &[u8], udp: bool) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
+/// The zone key of a queried name: its labels' raw octets (a label may hold
+/// any octet, e.g. `foo:bar/baz` or spaces from SPF macros, RFC 7208 §7.1),
+/// not hickory's escaped presentation form.
+fn raw_key(name: &Name) -> String {
+    let labels: Vec<String> = name
+        .iter()
+        .map(|l| l.iter().map(|&b| b as char).collect())
+        .collect();
+    key(&labels.join("."))
+}
+
 fn matches_type(r: &Rec, t: RecordType) -> bool {
     matches!(
         (r, t),
@@ -233,8 +244,10 @@ fn matches_type(r: &Rec, t: RecordType) -> bool {
     )
 }
 
+/// An absolute name of raw labels (`foo:bar/baz.example.com` stays as is).
 fn fqdn(s: &str) -> Name {
-    Name::from_ascii(format!("{}.", s.trim_end_matches('.'))).unwrap_or_else(|_| Name::root())
+    let s = s.trim_end_matches('.');
+    Name::from_labels(s.split('.').map(str::as_bytes)).unwrap_or_else(|_| Name::root())
 }
 
 fn record(name: &Name, r: &Rec) -> Record {
