@@ -2,6 +2,7 @@
 //! of authsense consumes. This is the only module that imports `mail-auth`'s
 //! verifiers; DNS comes from [`crate::dns`].
 
+mod dkim_tags;
 mod dmarc;
 mod dmarc_record;
 mod message;
@@ -10,6 +11,7 @@ mod seal;
 mod spf;
 mod spf_probe;
 mod spf_syntax;
+mod strict;
 
 pub use self::psl::organizational_domain;
 pub use dmarc::{
