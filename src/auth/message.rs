@@ -1,10 +1,12 @@
 //! Checks on the whole message at end of data: DKIM (RFC 6376, ed25519 per
 //! RFC 8463), ARC chain validation (RFC 8617) and iprev (RFC 8601 §3), run
 //! concurrently under the message's remaining time budget. DMARC builds on
-//! the DKIM results ([`super::dmarc`]).
+//! the DKIM results ([`super::dmarc`]). Every signature and seal is first
+//! read strictly ([`super::dkim_tags`] via [`super::strict`]): rsa-sha1 and
+//! malformed tag-lists never pass, whatever mail-auth says.
 
-use super::Authenticator;
-use mail_auth::{AuthenticatedMessage, DkimResult, IprevResult, Parameters};
+use super::{dkim_tags, strict, Authenticator};
+use mail_auth::{dkim::Signature, AuthenticatedMessage, DkimResult, IprevResult, Parameters};
 use std::{fmt, net::IpAddr, time::Duration};
 
 /// A result keyword for dkim, arc or iprev (RFC 8601 §2.7).
@@ -130,20 +132,13 @@ impl Authenticator {
                 return unverified(&msg);
             }
             let out = self.resolver.verify_dkim(Parameters::new(&msg)).await;
-            out.iter()
-                .map(|o| {
-                    let (result, reason) = dkim_outcome(o.result());
-                    let sig = o.signature();
-                    DkimCheck {
-                        result,
-                        reason,
-                        domain: sig.map(|s| s.d.to_ascii_lowercase()).unwrap_or_default(),
-                        selector: sig.map(|s| s.s.clone()).unwrap_or_default(),
-                        identity: sig.map(|s| s.i.clone()).filter(|i| !i.is_empty()),
-                        b_prefix: sig.map(|s| b_prefix(&s.b)).unwrap_or_default(),
-                    }
-                })
-                .collect::<Vec<_>>()
+            dkim_checks(&msg, |sig| {
+                out.iter()
+                    .find(|o| o.signature().is_some_and(|s| std::ptr::eq(s, sig)))
+                    .map_or((Outcome::PermError, Some("not verified".into())), |o| {
+                        dkim_outcome(o.result())
+                    })
+            })
         };
         // A seal or results header without its message signature is a broken
         // chain (RFC 8617 §5.2), not "no chain" as mail-auth counts it.
@@ -151,6 +146,14 @@ impl Authenticator {
             && msg.as_headers.is_empty()
             && msg.aar_headers.is_empty());
         let arc = async {
+            // Weak or invalid headers fail the chain whatever mail-auth says
+            // (RFC 8301 §3.1, RFC 6376 §3.2, RFC 8617 §4.1.2).
+            if let Some(why) = strict::arc_refusal(&msg) {
+                return ArcCheck {
+                    result: Outcome::Fail,
+                    reason: Some(why),
+                };
+            }
             if arc_present && msg.ams_headers.is_empty() {
                 return ArcCheck {
                     result: Outcome::Fail,
@@ -236,29 +239,67 @@ fn dkim_outcome(r: &DkimResult) -> (Outcome, Option<String>) {
 
 /// Every signature as `neutral`: the body was not verified.
 fn unverified(msg: &AuthenticatedMessage<'_>) -> Vec<DkimCheck> {
-    signatures(
-        msg,
-        Outcome::Neutral,
-        "message over the size cap, not verified",
-    )
+    dkim_checks(msg, |_| {
+        (
+            Outcome::Neutral,
+            Some("message over the size cap, not verified".into()),
+        )
+    })
 }
 
 fn timed_out(msg: &AuthenticatedMessage<'_>) -> Vec<DkimCheck> {
-    signatures(msg, Outcome::TempError, "time budget exhausted")
+    dkim_checks(msg, |_| {
+        (Outcome::TempError, Some("time budget exhausted".into()))
+    })
 }
 
-fn signatures(msg: &AuthenticatedMessage<'_>, result: Outcome, why: &str) -> Vec<DkimCheck> {
-    msg.dkim_headers
-        .iter()
-        .map(|h| DkimCheck {
-            result,
-            reason: Some(why.into()),
-            domain: h.header.d.to_ascii_lowercase(),
-            selector: h.header.s.clone(),
-            identity: Some(h.header.i.clone()).filter(|i| !i.is_empty()),
-            b_prefix: b_prefix(&h.header.b),
+/// One check per DKIM-Signature header, in header order: the strict
+/// reading's refusal ([`strict`]), else `verified` for a signature mail-auth
+/// parsed, else mail-auth's parse error.
+fn dkim_checks(
+    msg: &AuthenticatedMessage<'_>,
+    verified: impl Fn(&Signature) -> (Outcome, Option<String>),
+) -> Vec<DkimCheck> {
+    strict::dkim_headers(msg)
+        .into_iter()
+        .map(|(value, refusal)| {
+            if let Some(r) = refusal {
+                return as_written(value, strict::refused_outcome(&r), r.to_string());
+            }
+            let Some(h) = msg
+                .dkim_headers
+                .iter()
+                .find(|h| std::ptr::eq(h.value, value))
+            else {
+                let (result, reason) = strict::parse_error(msg, value);
+                return as_written(value, result, reason);
+            };
+            let (result, reason) = verified(&h.header);
+            let sig = &h.header;
+            DkimCheck {
+                result,
+                reason,
+                domain: sig.d.to_ascii_lowercase(),
+                selector: sig.s.clone(),
+                identity: Some(sig.i.clone()).filter(|i| !i.is_empty()),
+                b_prefix: b_prefix(&sig.b),
+            }
         })
         .collect()
+}
+
+/// A check for a signature mail-auth did not parse (or we refused), its
+/// tags read loosely from the header as written.
+fn as_written(value: &[u8], result: Outcome, reason: String) -> DkimCheck {
+    let tag = |t| dkim_tags::loose(value, t).unwrap_or_default();
+    DkimCheck {
+        result,
+        reason: Some(reason),
+        domain: tag("d").to_ascii_lowercase(),
+        selector: tag("s"),
+        identity: Some(tag("i")).filter(|i| !i.is_empty()),
+        b_prefix: tag("b").chars().take(8).collect(),
+    }
 }
 
 /// RFC 6008: the first 8 base64 characters of the signature.

@@ -2,6 +2,7 @@
 //! reduced to verdict values the rest of authsense consumes. This is the only
 //! module that imports their verifiers; DNS comes from [`crate::dns`].
 
+mod dkim_tags;
 mod dmarc;
 mod dmarc_record;
 mod message;
@@ -9,6 +10,7 @@ mod psl;
 mod seal;
 mod spf;
 mod spf_lookup;
+mod strict;
 
 pub use self::psl::organizational_domain;
 pub use dmarc::{

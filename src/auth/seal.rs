@@ -24,7 +24,9 @@ pub const SEALED_HEADERS: [&str; 7] = [
     "DKIM-Signature",
 ];
 
-/// A loaded sealing identity.
+/// A loaded sealing identity. Its key type only signs with SHA-256
+/// (rsa-sha256 or ed25519-sha256): mail-auth's `DkimKey` holds an
+/// `RsaKey<Sha256>`, so rsa-sha1 (RFC 8301 §3.1) cannot be chosen.
 pub struct Sealer {
     pub(super) sealer: ArcSealer<DkimKey, Done>,
     /// The sealing domain (`d=`).
@@ -116,8 +118,13 @@ impl super::Authenticator {
             SpfOutput,
         };
         let msg = AuthenticatedMessage::parse(raw).ok_or("the message cannot be parsed")?;
+        // What we vouch for goes through the same strict reading as our
+        // stamp: no pass for an rsa-sha1 or malformed signature, and cv=fail
+        // after a chain with such a set (super::strict).
         let dkim = self.resolver.verify_dkim(Parameters::new(&msg)).await;
+        let dkim = super::strict::enforce_dkim(&msg, dkim);
         let arc = self.resolver.verify_arc(Parameters::new(&msg)).await;
+        let arc = super::strict::enforce_arc(&msg, arc);
         let from = msg.from.first().map(String::as_str).unwrap_or_default();
         let identity = ctx.spf.identity.as_str();
         let domain = identity.rsplit_once('@').map_or(identity, |(_, d)| d);
