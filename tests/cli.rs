@@ -31,9 +31,10 @@ async fn check_prints_the_stamp() {
     let ns = dns.addr.to_string();
     // The stamp, then the standard Authentication-Results (on by default)
     // with each SPF identity's own result and the other methods: no message,
-    // so no DKIM signature, no From domain, no ARC set; no PTR for the client.
+    // so no DKIM signature, no ARC set, and no From field, which DMARC
+    // reports as permerror (RFC 7489 §6.6.1); no PTR for the client.
     let others = |ip: &str| {
-        format!("dkim=none; dmarc=none; arc=none smtp.remote-ip={ip}; iprev=permerror policy.iprev={ip}")
+        format!("dkim=none; dmarc=permerror; arc=none smtp.remote-ip={ip}; iprev=permerror policy.iprev={ip}")
     };
     let v4 = others("192.0.2.10");
     let cases = [

@@ -261,9 +261,10 @@ async fn standard_header_is_added_below_the_stamp_by_default() {
         [(0, AR), (0, XA)],
         "{actions:?}"
     );
+    // The message has no From field: DMARC permerror (RFC 7489 §6.6.1).
     assert!(
         inserted[0].2.starts_with(
-            "mx.example.com; spf=fail smtp.mailfrom=u@fail.example; spf=pass smtp.helo=mail.pass.example; dkim=none; dmarc=none"
+            "mx.example.com; spf=fail smtp.mailfrom=u@fail.example; spf=pass smtp.helo=mail.pass.example; dkim=none; dmarc=permerror;"
         ),
         "{actions:?}"
     );

@@ -108,7 +108,7 @@ proptest! {
             dkim,
             arc: ArcCheck { result: Outcome::Fail, reason: None },
             iprev: IprevCheck { result: Outcome::Fail, ptr: None },
-            from_domains: vec!["bank.example".into()],
+            authors: Default::default(),
         };
         let dmarc = DmarcVerdict {
             result: DmarcResult::Fail,

@@ -5,7 +5,7 @@
 //! read strictly ([`super::dkim_tags`] via [`super::strict`]): rsa-sha1 and
 //! malformed tag-lists never pass, whatever mail-auth says.
 
-use super::{dkim_tags, strict, Authenticator};
+use super::{dkim_tags, strict, Authenticator, Authors};
 use mail_auth::{dkim::Signature, AuthenticatedMessage, DkimResult, IprevResult, Parameters};
 use std::{fmt, net::IpAddr, time::Duration};
 
@@ -94,8 +94,10 @@ pub struct MessageChecks {
     pub arc: ArcCheck,
     /// iprev.
     pub iprev: IprevCheck,
-    /// The RFC 5322 From domain(s), lowercased, as mail-auth found them.
-    pub from_domains: Vec<String>,
+    /// The authors DMARC evaluates: every `From:` field read with the
+    /// shared RFC 5322 parser, not mail-auth's (which keeps CFWS in the
+    /// domain).
+    pub authors: Authors,
 }
 
 impl Authenticator {
@@ -119,14 +121,16 @@ impl Authenticator {
                     reason: None,
                 },
                 iprev: self.iprev(ip, budget).await,
-                from_domains: Vec::new(),
+                authors: Authors::from_fields(Vec::<String>::new()),
             };
         };
-        let from_domains = msg
-            .from
-            .iter()
-            .filter_map(|f| f.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
-            .collect();
+        // obs-optional (RFC 5322 §4.5.3) allows white space before the colon.
+        let authors = Authors::from_fields(
+            msg.headers
+                .iter()
+                .filter(|(name, _)| name.trim_ascii().eq_ignore_ascii_case(b"from"))
+                .map(|(_, value)| String::from_utf8_lossy(value)),
+        );
         let dkim = async {
             if !body_verified {
                 return unverified(&msg);
@@ -176,7 +180,7 @@ impl Authenticator {
                 dkim,
                 arc,
                 iprev,
-                from_domains,
+                authors,
             },
             Err(_) => MessageChecks {
                 dkim: timed_out(&msg),
@@ -192,7 +196,7 @@ impl Authenticator {
                     result: Outcome::TempError,
                     ptr: None,
                 },
-                from_domains,
+                authors,
             },
         }
     }

@@ -4,6 +4,7 @@
 
 mod dkim_tags;
 mod dmarc;
+mod dmarc_authors;
 mod dmarc_record;
 mod message;
 mod psl;
@@ -16,6 +17,7 @@ pub use self::psl::organizational_domain;
 pub use dmarc::{
     aligned, sampled_in, AlignmentMode, DmarcInput, DmarcPolicy, DmarcResult, DmarcVerdict,
 };
+pub use dmarc_authors::{strictest, Authors, MAX_AUTHOR_DOMAINS};
 pub use dmarc_record::{DmarcRecord, RecordError};
 pub use message::{ArcCheck, DkimCheck, IprevCheck, MessageChecks, Outcome};
 pub use seal::{SealContext, Sealer};

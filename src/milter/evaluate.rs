@@ -79,21 +79,18 @@ pub fn external_hop(received: &[String], trusted: &[IpNet]) -> Option<(IpAddr, S
     None
 }
 
-/// DMARC (RFC 7489) from the SPF and DKIM results, under `budget`. None
-/// when the From header names no single domain to evaluate.
+/// DMARC (RFC 7489) from the SPF and DKIM results, under `budget`, for
+/// every author domain of the message (§6.6.1): the strictest result, which
+/// is `permerror` when there is no usable `From:` at all
+/// ([`crate::auth::Authenticator::check_dmarc_authors`]).
 pub async fn dmarc(
     auth: &crate::auth::Authenticator,
     checks: &crate::auth::MessageChecks,
     spf: &SpfVerdict,
     queue_id: Option<&str>,
     budget: std::time::Duration,
-) -> Option<crate::auth::DmarcVerdict> {
-    use crate::auth::{DmarcInput, DmarcResult, DmarcVerdict, Outcome};
-    let from = checks.from_domains.first()?;
-    if checks.from_domains.iter().any(|d| d != from) {
-        // RFC 7489 §6.6.1: several From domains are not evaluated here.
-        return None;
-    }
+) -> crate::auth::DmarcVerdict {
+    use crate::auth::{DmarcInput, Outcome};
     let pass: Vec<&str> = checks
         .dkim
         .iter()
@@ -102,7 +99,7 @@ pub async fn dmarc(
         .collect();
     let identity = &spf.mail_from.identity;
     let input = DmarcInput {
-        from_domain: from,
+        from_domain: "",
         spf_result: spf.mail_from.result,
         spf_domain: identity
             .rsplit_once('@')
@@ -116,18 +113,8 @@ pub async fn dmarc(
             .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
             % 100
     }) as u8;
-    match tokio::time::timeout(budget, auth.check_dmarc(&input, roll)).await {
-        Ok(v) => Some(v),
-        Err(_) => Some(DmarcVerdict {
-            result: DmarcResult::TempError,
-            from_domain: from.clone(),
-            policy: None,
-            applied_policy: None,
-            spf_aligned: false,
-            dkim_aligned: false,
-            record_domain: None,
-        }),
-    }
+    auth.check_dmarc_authors(&checks.authors, &input, roll, budget)
+        .await
 }
 
 /// RFC 7208 §8.4: the rejection text, with the domain's explanation if any.

@@ -305,7 +305,7 @@ impl Session {
                 let auth = &self.shared.auth;
                 let checks = auth.check_message(&raw, ip, complete, budget).await;
                 let left = budget.saturating_sub(started.elapsed());
-                let dmarc = evaluate::dmarc(auth, &checks, v, queue_id, left).await;
+                let dmarc = Some(evaluate::dmarc(auth, &checks, v, queue_id, left).await);
                 if let (Some(sealer), true, Some((_, helo))) =
                     (&self.shared.sealer, complete, &origin)
                 {

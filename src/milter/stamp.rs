@@ -115,7 +115,7 @@ pub struct Results<'a> {
     pub spf: &'a SpfVerdict,
     /// DKIM, ARC and iprev (None when not evaluated).
     pub checks: Option<&'a MessageChecks>,
-    /// DMARC (None when not evaluated or no single From domain).
+    /// DMARC (None when not evaluated).
     pub dmarc: Option<&'a DmarcVerdict>,
 }
 
@@ -179,7 +179,10 @@ impl Results<'_> {
             .collect()
     }
 
-    /// `dmarc=<result> header.from=<domain> policy.dmarc=<published policy>`.
+    /// `dmarc=<result> header.from=<domain> policy.dmarc=<published policy>`,
+    /// the decisive author domain's when there are several. `header.from`
+    /// is left out when no domain can be named as a bare token (no usable
+    /// `From:`), so it never carries CFWS or quotes.
     fn dmarc(&self) -> Vec<MethodResult> {
         let Some(d) = self.dmarc else {
             return match self.checks {
@@ -187,7 +190,10 @@ impl Results<'_> {
                 None => Vec::new(),
             };
         };
-        let mut props = vec![prop("header", "from", &d.from_domain)];
+        let mut props = Vec::new();
+        if crate::authres::is_token(&d.from_domain) {
+            props.push(prop("header", "from", &d.from_domain));
+        }
         if let Some(p) = d.policy {
             props.push(prop("policy", "dmarc", p.as_str()));
         }
@@ -346,7 +352,7 @@ mod tests {
                 result: crate::auth::Outcome::None,
                 ptr: None,
             },
-            from_domains: Vec::new(),
+            authors: Default::default(),
         };
         let r = Results {
             helo: &helo,

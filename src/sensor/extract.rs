@@ -6,13 +6,15 @@
 //! trusted authentication results, [`received`] reads the `Received:`
 //! chain, `extract/parts.rs` walks the MIME tree for attachments and text,
 //! `extract/urls.rs` finds URLs, `extract/journal.rs` recognises Exchange
-//! journal reports (whose attached original is extracted instead). This
-//! file wires them together and reads the address and identification header
-//! fields (RFC 5322 §3.6).
+//! journal reports (whose attached original is extracted instead),
+//! `extract/authors.rs` reads `From:` with the milter's own address parser.
+//! This file wires them together and reads the other address and the
+//! identification header fields (RFC 5322 §3.6).
 //!
 //! [`authsel`]: super::authsel
 //! [`received`]: super::received
 
+mod authors;
 mod journal;
 mod limits;
 mod parts;
@@ -276,7 +278,13 @@ fn read_headers(
             .flat_map(mailboxes_of)
             .collect()
     };
-    rec.from = mailboxes(HeaderName::From).into_iter().next();
+    rec.authors = authors::authors(
+        headers
+            .iter()
+            .filter(|(name, _)| name.trim().eq_ignore_ascii_case("From"))
+            .map(|(_, value)| value.as_str()),
+    );
+    rec.from = rec.authors.first().cloned();
     rec.sender = mailboxes(HeaderName::Sender).into_iter().next();
     rec.reply_to = mailboxes(HeaderName::ReplyTo);
     rec.to = mailboxes(HeaderName::To);

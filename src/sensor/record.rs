@@ -30,8 +30,15 @@ pub struct Record {
     pub original: Original,
     /// Authentication results read from trusted headers.
     pub auth: AuthInfo,
-    /// `From:`.
+    /// `From:`: the first of [`Record::authors`].
     pub from: Option<Mailbox>,
+    /// Every author: each mailbox of each `From:` field in header order
+    /// (RFC 5322 §3.6.2), read with the milter's own address parser; a field
+    /// that names no readable address (not RFC 5322, empty, or an empty
+    /// group) is one entry without `address`. Absent when there is no
+    /// `From:` at all, and on records stored before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authors: Vec<Mailbox>,
     /// `Sender:`.
     pub sender: Option<Mailbox>,
     /// `Reply-To:`.

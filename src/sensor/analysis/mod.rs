@@ -10,6 +10,7 @@
 //! | `auth-fail` | SPF fail 2, softfail 1, DKIM fail (no signature passed) 2, DMARC fail 3; at most 5 | the trusted results report failures | `auth.rs` |
 //! | `dmarc-unaligned` | 3 | results exist but neither a passing SPF `smtp.mailfrom` domain nor a passing DKIM `header.d` is aligned with the `From:` domain (RFC 7489 §3.1; relaxed = same organisational domain by the Public Suffix List, strict = same name; `[analysis] alignment`) | `auth.rs` |
 //! | `no-auth-results` | 1 | no trusted authentication header at all | `auth.rs` |
+//! | `ambiguous-from` | 3 | the message does not name exactly one author: several author addresses (a list in `From:`, or several `From:` fields), or a `From:` that is missing, empty or not RFC 5322 | `authors.rs` |
 //! | `display-name-impersonation` | 4 for a protected name (`vip_names`) used from outside `org_domains`; 3 for an address in the display name whose domain is not the sender's | display name abuse | `names.rs` |
 //! | `lookalike-domain` | 5 | the `From:`, `Sender:`, `Reply-To:` or envelope sender domain is not an organisation domain but looks like one: same UTS #39 confusable skeleton (also through IDN/punycode), the same name under another public suffix, the organisation domain embedded as leading labels, or an edit distance (with transpositions) of at most `lookalike_max_distance` | `lookalike.rs` |
 //! | `reply-to-mismatch` | 2 | a `Reply-To:` address is in another organisational domain than `From:` | `sender.rs` |
@@ -28,6 +29,7 @@
 //! leaves that one rule out (logged), never the record.
 
 mod auth;
+mod authors;
 mod lookalike;
 mod names;
 mod sender;
@@ -80,6 +82,7 @@ pub struct Analysis {
 pub fn analyse(rec: &Record, cfg: &AnalysisConfig, history: &dyn History) -> Analysis {
     let mut reasons = Vec::new();
     auth::check(rec, cfg, &mut reasons);
+    authors::check(rec, &mut reasons);
     names::check(rec, cfg, &mut reasons);
     lookalike::check(rec, cfg, &mut reasons);
     sender::check(rec, history, &mut reasons);
