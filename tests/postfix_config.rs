@@ -112,6 +112,8 @@ fn output_maps_every_guide_step() {
     assert!(ok, "{err}");
     for want in [
         "smtpd_milters = inet:127.0.0.1:8891",
+        "header_checks = $authsense_header_checks",
+        "-o local_header_rewrite_clients=",
         "recipient_bcc_maps = regexp:",
         "-o content_filter=authsense_sensor:[192.0.2.25]:25,[sensor2.example.com]:2525",
         "-o sender_canonical_maps=static:no-reply@example.com",
@@ -203,6 +205,17 @@ fn postfix_accepts_the_output() {
             ok && !o.contains("warning"),
             "{name}: postfix check:\n{o}\n--- output:\n{out}"
         );
+        if out.contains("\nsmtpd_milters = ") {
+            // The defence drops forged stamps and seals, in any case.
+            for header in [
+                "X-Agari-Authentication-Results: mx.example.com; spf=pass",
+                "x-authsense-seal: v=1",
+            ] {
+                assert_eq!(lookup(conf, "authsense_header_checks", header), "IGNORE", "{name}");
+            }
+            let kept = "Authentication-Results: other.example; spf=pass";
+            assert_eq!(lookup(conf, "authsense_header_checks", kept), "", "{name}");
+        }
         if *name == "milter-only" {
             assert!(!out.contains("recipient_bcc_maps"), "{out}");
             let _ = std::fs::remove_dir_all(&base);

@@ -138,6 +138,23 @@ fn check_word(what: &str, v: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The main.cf lines that drop incoming stamps and seals before the
+/// milter: defence in depth for when the milter is down and
+/// `milter_default_action = accept` lets mail through unstamped.
+fn header_checks(w: &mut String) {
+    for line in [
+        "# Defence in depth (RFC 8601 §5): while the milter is down, mail flows unstamped",
+        "# (milter_default_action = accept), so drop incoming copies of the headers only",
+        "# the perimeter may write. Postfix applies header_checks to the headers it",
+        "# receives, never to headers a milter adds: the milter's own stamp is untouched.",
+        "# If you already use header_checks, add $authsense_header_checks to its list.",
+        "authsense_header_checks = regexp:{ {/^X-Agari-Authentication-Results:/ IGNORE}, {/^X-Authsense-Seal:/ IGNORE} }",
+        "header_checks = $authsense_header_checks",
+    ] {
+        let _ = writeln!(w, "{line}");
+    }
+}
+
 /// The whole output: main.cf part, then master.cf part.
 pub fn render(a: &PostfixConfigArgs) -> Result<String, String> {
     if a.milter.is_none() && a.sensors.is_empty() {
@@ -214,6 +231,7 @@ pub fn render(a: &PostfixConfigArgs) -> Result<String, String> {
         );
         let _ = writeln!(w, "milter_default_action = {}", a.milter_default_action);
         let _ = writeln!(w, "milter_connect_timeout = 10s");
+        header_checks(w);
     }
     if !hops.is_empty() {
         let bh_re = re_escape(&a.blackhole);
@@ -365,6 +383,15 @@ pub fn render(a: &PostfixConfigArgs) -> Result<String, String> {
         let _ = writeln!(w, "{copy_master_addr} inet n - n - - smtpd");
         let _ = writeln!(w, "  -o myhostname={}", a.copy_hostname);
         let _ = writeln!(w, "  -o smtpd_milters=");
+        let _ = writeln!(
+            w,
+            "  # The copy's header must reach the sensor as the milter sealed it: no"
+        );
+        let _ = writeln!(
+            w,
+            "  # address rewriting or added headers for this (local) client."
+        );
+        let _ = writeln!(w, "  -o local_header_rewrite_clients=");
         let _ = writeln!(w, "  -o mynetworks=127.0.0.0/8,[::1]/128");
         let _ = writeln!(w, "  -o smtpd_client_restrictions=permit_mynetworks,reject");
         let _ = writeln!(w, "  -o smtpd_helo_restrictions=");
