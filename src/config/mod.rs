@@ -16,7 +16,7 @@ mod export;
 mod store;
 mod web;
 
-pub use alerts::{AlertsConfig, Threshold};
+pub use alerts::{AlertsConfig, Budgets, Threshold};
 pub use analysis::{Alignment, AnalysisConfig};
 pub use export::ExportConfig;
 pub use store::StoreConfig;
