@@ -20,7 +20,7 @@ pub use alerts::{AlertsConfig, Budgets, Threshold};
 pub use analysis::{Alignment, AnalysisConfig};
 pub use export::ExportConfig;
 pub use store::StoreConfig;
-pub use web::WebConfig;
+pub use web::{normalize_host, WebConfig};
 
 /// Whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
