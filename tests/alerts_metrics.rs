@@ -171,8 +171,13 @@ async fn alerts_are_counted_and_a_full_queue_never_waits() {
     assert_eq!(health::check(&ctx, SystemTime::now()).await, 1);
     assert_eq!(counters.get("authsense_alerts_sent_total{kind=health}"), 1);
 
-    // A relay that accepts and never answers: the worker hangs on the first
-    // mail, the queue fills, and notify still returns at once.
+    full_queue_then_full_digest(&counters, &log, &store).await;
+}
+
+/// A relay that accepts and never answers: the worker hangs on the first
+/// mail, the queue fills, then the digest, and notify still returns at once;
+/// what the digest cannot list is counted and logged at ERROR by uid.
+async fn full_queue_then_full_digest(counters: &Counters, log: &Log, store: &Store) {
     let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let relay = hung.local_addr().unwrap().to_string();
     let held = tokio::spawn(async move {

@@ -85,15 +85,19 @@ pub fn build_with(
         trusted_authserv_ids: trusted,
         ..ExtractOptions::default()
     };
-    let wiring = super::alerts::Wiring {
-        org_domains: cfg.analysis.org_domains.clone(),
-        loop_key: alert_loop_key(cfg)?,
-    };
-    let (alerts, running) =
-        match super::alerts::start(&cfg.alerts, store.clone(), &hostname, wiring)? {
-            Some((a, r)) => (Some(a), Some(r)),
-            None => (None, None),
+    let started = if cfg.alerts.enabled() {
+        let wiring = super::alerts::Wiring {
+            org_domains: cfg.analysis.org_domains.clone(),
+            loop_key: alert_loop_key(cfg)?,
         };
+        super::alerts::start(&cfg.alerts, store.clone(), &hostname, wiring)?
+    } else {
+        None
+    };
+    let (alerts, running) = match started {
+        Some((a, r)) => (Some(a), Some(r)),
+        None => (None, None),
+    };
     let mut sensor = Sensor::new(sc.clone(), hostname, tls, store, extract)
         .with_analysis(cfg.analysis.clone())
         .with_alerts(alerts);
