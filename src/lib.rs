@@ -14,6 +14,7 @@ pub mod config;
 pub mod dns;
 pub mod export;
 pub mod headers;
+pub mod loglimit;
 pub mod metrics;
 pub mod milter;
 pub mod sensor;

@@ -30,8 +30,22 @@ pub const STORE_INSERT_SECONDS: &str = "authsense_store_insert_seconds";
 pub const MILTER_MESSAGES: &str = "authsense_milter_messages_total";
 /// Time the milter spent in SPF evaluation, DNS included (histogram, s).
 pub const MILTER_SPF_SECONDS: &str = "authsense_milter_spf_seconds";
-/// Alerts sent, labelled `kind` = `threat` | `health` (counter).
+/// Alert mails sent, labelled `kind` = `threat` | `warning` | `health` |
+/// `digest` (counter).
 pub const ALERTS_SENT: &str = "authsense_alerts_sent_total";
+/// Alert mails not sent, labelled `reason` = `send_failed` (the relay did
+/// not take it; the alert goes into the digest) | `digest_full` (not listed
+/// in a digest either) | `recipient_not_internal` (a recipient warning
+/// refused: not an `org_domains` address) (counter).
+pub const ALERTS_DROPPED: &str = "authsense_alerts_dropped_total";
+/// Alerts held back for the digest (a budget, a full queue or a failed
+/// send), labelled `kind` (counter).
+pub const ALERTS_DIGESTED: &str = "authsense_alerts_digested_total";
+/// Alerts for malicious records neither mailed nor listed in a digest; each
+/// is also logged at ERROR with the record's uid (counter).
+pub const ALERTS_MALICIOUS_LOST: &str = "authsense_alerts_malicious_lost_total";
+/// Connections refused by the sensor's `allow` list (counter).
+pub const SENSOR_REFUSED: &str = "authsense_sensor_refused_total";
 
 /// Histogram buckets (seconds) for every latency: 100 µs to 10 s.
 const BUCKETS: &[f64] = &[
@@ -83,15 +97,27 @@ fn describe() {
         "Milter SPF evaluation time, DNS included"
     );
     describe_counter!(ALERTS_SENT, "Alerts sent by email");
+    describe_counter!(ALERTS_DROPPED, "Alert mails not sent");
+    describe_counter!(ALERTS_DIGESTED, "Alerts held back for the digest");
+    describe_counter!(
+        ALERTS_MALICIOUS_LOST,
+        "Alerts for malicious records neither mailed nor listed in a digest"
+    );
+    describe_counter!(
+        SENSOR_REFUSED,
+        "Connections refused: address not in sensor.allow"
+    );
     for name in [
         SENSOR_SESSIONS,
+        SENSOR_REFUSED,
+        ALERTS_MALICIOUS_LOST,
         SENSOR_BYTES,
         SENSOR_PARSE_ERRORS,
         STORE_ERRORS,
     ] {
         counter!(name).absolute(0);
     }
-    for kind in ["threat", "health"] {
+    for kind in ["threat", "warning", "health", "digest"] {
         counter!(ALERTS_SENT, "kind" => kind).absolute(0);
     }
 }

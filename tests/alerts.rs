@@ -1,21 +1,27 @@
 //! Email alerts against a capture SMTP server on an ephemeral port: threat
 //! alerts (one per flagged record, none for a clean copy through the real
-//! sensor, deduplication through the store, rate limit, no body, recipient
-//! warnings) here; health alerts in `alerts/health.rs`.
+//! sensor, deduplication through the store, the kind budget and its
+//! digest, no body, recipient warnings) here; budgets per sender domain and
+//! warning recipients in `alerts/budget.rs`, the loop tag in
+//! `alerts/looptag.rs`, health alerts in `alerts/health.rs`.
 //!
 //! Records carry their verdict and score directly (the analysis sets them
 //! in production); the flagged record itself comes from the real
 //! extraction of a message whose body holds a marker that must never reach
 //! an alert.
 
+#[path = "alerts/budget.rs"]
+mod budget;
 #[path = "alerts/capture.rs"]
 mod capture;
 mod common;
 #[path = "alerts/health.rs"]
 mod health;
+#[path = "alerts/looptag.rs"]
+mod looptag;
 
 use authsense::config::Config;
-use authsense::sensor::alerts::{self, Summary};
+use authsense::sensor::alerts::{self, looptag::LoopKey, Summary, Wiring};
 use authsense::sensor::extract::{extract, Envelope, ExtractOptions};
 use authsense::sensor::record::{Gateway, Reason, Record, Verdict};
 use authsense::sensor::{self as sensor_mod, setup};
@@ -35,6 +41,21 @@ fn config(cap: &Capture, extra: &str) -> Config {
         cap.relay()
     ))
     .expect("test config parses")
+}
+
+/// The alerter's wiring: organisation `example.com`, a fixed loop key.
+fn wiring() -> Wiring {
+    Wiring {
+        org_domains: vec!["example.com".into()],
+        loop_key: LoopKey::new(&[1u8; 32]).unwrap(),
+    }
+}
+
+/// Starts the alert tasks for `cfg`.
+fn start(cfg: &Config, store: &Store) -> (alerts::Alerts, alerts::Running) {
+    alerts::start(&cfg.alerts, store.clone(), "sensor.test", wiring())
+        .unwrap()
+        .expect("enabled")
 }
 
 fn store() -> Store {
@@ -91,9 +112,7 @@ async fn exactly(cap: &Capture, n: usize) -> Vec<capture::Mail> {
 async fn flagged_record_alerts_once_without_the_body() {
     let cap = Capture::start().await;
     let store = store();
-    let (a, _running) = alerts::start(&config(&cap, "").alerts, store.clone(), "sensor.test")
-        .unwrap()
-        .expect("enabled");
+    let (a, _running) = start(&config(&cap, ""), &store);
     let id = stored(&store, &a, flagged("u-1", "Urgent wire transfer")).await;
     let mail = exactly(&cap, 1).await.remove(0);
     assert_eq!(mail.rcpts, ["<admin@example.org>"]);
@@ -114,6 +133,7 @@ async fn flagged_record_alerts_once_without_the_body() {
         &format!("/messages/{id}"),
         "uid u-1",
         "Auto-Submitted: auto-generated",
+        "X-Authsense-Alert: ",
     ] {
         assert!(
             mail.data.contains(want),
@@ -180,9 +200,7 @@ async fn sensor_sends_nothing_for_a_clean_copy() {
 async fn same_key_alerts_once() {
     let cap = Capture::start().await;
     let store = store();
-    let (a, _running) = alerts::start(&config(&cap, "").alerts, store.clone(), "sensor.test")
-        .unwrap()
-        .unwrap();
+    let (a, _running) = start(&config(&cap, ""), &store);
     // The same message stored twice and two more copies of the campaign
     // (same sender, From and subject): one alert.
     let r = flagged("u-10", "Payroll update");
@@ -199,23 +217,45 @@ async fn same_key_alerts_once() {
 }
 
 #[tokio::test]
-async fn rate_limit_caps_mail_per_hour() {
+async fn over_the_kind_budget_alerts_go_into_one_digest() {
     let cap = Capture::start().await;
     let store = store();
-    let cfg = config(&cap, "max_per_hour = 2\n");
-    let (a, _running) = alerts::start(&cfg.alerts, store.clone(), "sensor.test")
-        .unwrap()
-        .unwrap();
+    // An old config's only key still caps everything: max_per_hour = 4
+    // leaves threats half of it.
+    let cfg = config(&cap, "max_per_hour = 4\ndigest_interval = \"3s\"\n");
+    assert_eq!(cfg.alerts.budgets().threat, 2);
+    let (a, _running) = start(&cfg, &store);
+    let mut ids = Vec::new();
     for i in 0..5 {
-        stored(
-            &store,
-            &a,
-            flagged(&format!("u-2{i}"), &format!("subject {i}")),
-        )
-        .await;
+        let r = flagged(&format!("u-2{i}"), &format!("subject {i}"));
+        ids.push(stored(&store, &a, r).await);
     }
     let all = exactly(&cap, 2).await;
     assert!(all[0].data.contains("subject 0") && all[1].data.contains("subject 1"));
+    // Within the digest interval the other three arrive in one digest.
+    let all = cap.wait_for(3, Duration::from_secs(10)).await;
+    let digest = &all[2];
+    assert_eq!(
+        digest.subject(),
+        "[authsense] digest: 3 threat alerts held back"
+    );
+    assert_eq!(digest.rcpts, ["<admin@example.org>"]);
+    for (i, id) in ids.iter().enumerate().skip(2) {
+        let want = format!(
+            "id {id} uid u-2{i}: malicious score 8/10, from examp1e.com, subject \"subject {i}\" \
+             (threat_per_hour reached; /messages/{id})"
+        );
+        assert!(
+            digest.text().contains(&want),
+            "{want:?} missing:\n{}",
+            digest.text()
+        );
+    }
+    assert!(digest
+        .text()
+        .contains(&format!("  {:<40} 3", "examp1e.com")));
+    assert!(!digest.text().contains(MARKER), "the body leaked");
+    exactly(&cap, 3).await;
 }
 
 #[tokio::test]
@@ -223,9 +263,7 @@ async fn recipients_are_warned_one_by_one() {
     let cap = Capture::start().await;
     let store = store();
     let cfg = config(&cap, "notify_recipient = true\n");
-    let (a, _running) = alerts::start(&cfg.alerts, store.clone(), "sensor.test")
-        .unwrap()
-        .unwrap();
+    let (a, _running) = start(&cfg, &store);
     stored(&store, &a, flagged("u-30", "Shared document")).await;
     let all = exactly(&cap, 3).await;
     let to: Vec<_> = all.iter().map(|m| m.rcpts.join(",")).collect();
@@ -258,9 +296,11 @@ async fn disabled_without_relay_or_admin() {
         "[alerts]\nto = [\"a@b.test\"]\n",
     ] {
         let cfg = Config::parse(text).unwrap();
-        assert!(alerts::start(&cfg.alerts, store.clone(), "s.test")
-            .unwrap()
-            .is_none());
+        assert!(
+            alerts::start(&cfg.alerts, store.clone(), "s.test", wiring())
+                .unwrap()
+                .is_none()
+        );
     }
 }
 

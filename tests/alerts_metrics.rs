@@ -1,15 +1,19 @@
 //! Alert counters through the `metrics` facade (its own test binary: the
-//! recorder is process-global): `authsense_alerts_sent_total{kind}` for
-//! threat and health mail, `authsense_alerts_dropped_total{reason}` for the
-//! rate limit and for a full queue — which never makes `notify` wait, even
-//! when the relay hangs.
+//! recorder and the log subscriber are process-global):
+//! `authsense_alerts_sent_total{kind}` for threat, health and digest mail,
+//! `authsense_alerts_digested_total{kind}` for alerts over budget or
+//! finding the queue full (which never makes `notify` wait, even when the
+//! relay hangs), and, once the digest is full too,
+//! `authsense_alerts_dropped_total{reason="digest_full"}` and
+//! `authsense_alerts_malicious_lost_total` with an ERROR line naming each
+//! lost malicious record's uid.
 
 #[path = "alerts/capture.rs"]
 mod capture;
 mod common;
 
 use authsense::config::Config;
-use authsense::sensor::alerts::{self, health, Context, Summary};
+use authsense::sensor::alerts::{self, health, looptag::LoopKey, Context, Summary, Wiring};
 use authsense::sensor::record::{Gateway, Record, Verdict};
 use authsense::store::{Store, StoreOptions};
 use capture::Capture;
@@ -73,6 +77,27 @@ fn config(relay: &str, extra: &str) -> Config {
     .unwrap()
 }
 
+fn wiring() -> Wiring {
+    Wiring {
+        org_domains: vec!["example.org".into()],
+        loop_key: LoopKey::new(&[3u8; 32]).unwrap(),
+    }
+}
+
+/// ERROR lines logged, for the lost-alert check.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn summary(i: usize) -> Summary {
     Summary {
         id: i as i64,
@@ -89,28 +114,45 @@ fn summary(i: usize) -> Summary {
 async fn alerts_are_counted_and_a_full_queue_never_waits() {
     let counters = Counters::default();
     metrics::set_global_recorder(counters.clone()).unwrap();
+    let log = Log::default();
+    let writer = log.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::ERROR)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
     let dir = common::sensor::tempdir("alerts-metrics");
     let store = Store::open(&dir.join("a.db"), StoreOptions::default()).unwrap();
 
-    // Threat: one sent, one over max_per_hour.
+    // Threat: one sent, one over the threat budget (half of max_per_hour
+    // = 1), which goes out in the digest a second later.
     let cap = Capture::start().await;
-    let cfg = config(&cap.relay(), "max_per_hour = 1\ngateway_silence = \"1h\"\n");
-    let (a, _running) = alerts::start(&cfg.alerts, store.clone(), "s.test")
+    let cfg = config(
+        &cap.relay(),
+        "max_per_hour = 1\ngateway_silence = \"1h\"\ndigest_interval = \"1s\"\n",
+    );
+    let (a, _running) = alerts::start(&cfg.alerts, store.clone(), "s.test", wiring())
         .unwrap()
         .unwrap();
     a.notify(summary(1));
     a.notify(summary(2));
-    cap.wait_for(1, Duration::from_secs(10)).await;
+    cap.wait_for(2, Duration::from_secs(10)).await;
     let t = Instant::now();
-    while counters.get("authsense_alerts_dropped_total{reason=rate_limit}") == 0
+    while counters.get("authsense_alerts_sent_total{kind=digest}") == 0
         && t.elapsed() < Duration::from_secs(10)
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(counters.get("authsense_alerts_sent_total{kind=threat}"), 1);
     assert_eq!(
-        counters.get("authsense_alerts_dropped_total{reason=rate_limit}"),
+        counters.get("authsense_alerts_digested_total{kind=threat}"),
         1
+    );
+    assert_eq!(counters.get("authsense_alerts_sent_total{kind=digest}"), 1);
+    assert_eq!(
+        counters.get("authsense_alerts_dropped_total{reason=rate_limit}"),
+        0,
+        "nothing over budget is dropped"
     );
 
     // Health: a gateway silent for two hours.
@@ -125,12 +167,17 @@ async fn alerts_are_counted_and_a_full_queue_never_waits() {
         ..Record::default()
     };
     store.insert(rec).await.unwrap();
-    let ctx = Context::new(&cfg.alerts, store.clone(), "s.test").unwrap();
+    let ctx = Context::new(&cfg.alerts, store.clone(), "s.test", &wiring()).unwrap();
     assert_eq!(health::check(&ctx, SystemTime::now()).await, 1);
     assert_eq!(counters.get("authsense_alerts_sent_total{kind=health}"), 1);
 
-    // A relay that accepts and never answers: the worker hangs on the first
-    // mail, the queue fills, and notify still returns at once.
+    full_queue_then_full_digest(&counters, &log, &store).await;
+}
+
+/// A relay that accepts and never answers: the worker hangs on the first
+/// mail, the queue fills, then the digest, and notify still returns at once;
+/// what the digest cannot list is counted and logged at ERROR by uid.
+async fn full_queue_then_full_digest(counters: &Counters, log: &Log, store: &Store) {
     let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let relay = hung.local_addr().unwrap().to_string();
     let held = tokio::spawn(async move {
@@ -140,11 +187,11 @@ async fn alerts_are_counted_and_a_full_queue_never_waits() {
         }
     });
     let cfg = config(&relay, "max_per_hour = 1000\ngateway_silence = \"1h\"\n");
-    let (a, running) = alerts::start(&cfg.alerts, store.clone(), "s.test")
+    let (a, running) = alerts::start(&cfg.alerts, store.clone(), "s.test", wiring())
         .unwrap()
         .unwrap();
     let t = Instant::now();
-    for i in 100..500 {
+    for i in 1000..2000 {
         a.notify(summary(i));
     }
     assert!(
@@ -152,11 +199,24 @@ async fn alerts_are_counted_and_a_full_queue_never_waits() {
         "notify waited {:?}",
         t.elapsed()
     );
-    let dropped = counters.get("authsense_alerts_dropped_total{reason=queue_full}");
+    // The worker took at most one; 256 wait in the queue, 500 are listed
+    // in the digest, the rest are counted and logged.
+    let digested = counters.get("authsense_alerts_digested_total{kind=threat}") - 1;
+    assert_eq!(digested, 500);
+    let lost = counters.get("authsense_alerts_malicious_lost_total{}");
     assert!(
-        (400 - 257..=400 - 256).contains(&dropped),
-        "dropped {dropped}"
+        (1000 - 500 - 257..=1000 - 500 - 256).contains(&lost),
+        "lost {lost}"
     );
+    assert_eq!(
+        counters.get("authsense_alerts_dropped_total{reason=digest_full}"),
+        lost
+    );
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("MALICIOUS")).collect();
+    assert_eq!(lines.len() as u64, lost, "{text}");
+    assert!(lines.iter().all(|l| l.contains("ERROR")), "{lines:?}");
+    assert!(lines.last().unwrap().contains("uid=m-1999"), "{lines:?}");
     drop(a);
     running.finish(Duration::from_millis(200)).await;
     held.abort();

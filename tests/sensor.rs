@@ -187,6 +187,51 @@ async fn allowlist_refuses_other_gateways() {
     s.stop().await;
 }
 
+/// Log output of this thread, for the refused-connection lines.
+#[derive(Clone, Default)]
+struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn refused_connections_are_logged_once_per_address_per_interval() {
+    // The test runtime has one thread: every task logs to this subscriber.
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut c0 = cfg();
+    c0.sensor.allow = vec!["192.0.2.0/24".parse().unwrap()];
+    let s = TestSensor::spawn(c0).await;
+    for _ in 0..25 {
+        let mut c = Client::connect(s.addr).await;
+        assert!(c.reply().await.starts_with("554 5.7.1"));
+    }
+    s.stop().await;
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("connection refused"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines[0].contains("ip=127.0.0.1") && lines[0].contains("refusals=1"),
+        "{}",
+        lines[0]
+    );
+}
+
 #[tokio::test]
 async fn oversize_is_refused_without_ending_the_session() {
     let mut c0 = cfg();

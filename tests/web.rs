@@ -1,6 +1,7 @@
 //! The web UI and JSON API over HTTP against a real sensor and store on
 //! ephemeral ports: search filters and paging, the detail view and 404s,
-//! the bearer token, HTML escaping of a hostile subject, the status report,
+//! the bearer token, the `Host:` check (DNS rebinding), HTML escaping of a
+//! hostile subject, the status report,
 //! and `/metrics` read back by a Prometheus text-format parser.
 
 mod common;
@@ -10,7 +11,7 @@ mod http;
 use authsense::config::Config;
 use authsense::sensor::record::{AuthSource, MethodInfo, Record, Verdict};
 use common::sensor::{message, Client, TestSensor};
-use http::{get, serve};
+use http::{get, raw, serve};
 use std::time::{Duration, SystemTime};
 
 const XA: &str = "X-Agari-Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=alice@pass.example smtp.helo=mail.pass.example\r\n";
@@ -232,6 +233,51 @@ async fn token_is_required_everywhere_when_set() {
             200,
             "{path}"
         );
+    }
+}
+
+#[tokio::test]
+async fn only_allowed_hosts_are_answered_token_or_not() {
+    let s = sensor().await;
+    for token in [None, Some("s3cret-token")] {
+        let (web, _stop) = serve(s.store.clone(), token).await;
+        let port = web.port();
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        for host in [
+            format!("127.0.0.1:{port}"),
+            format!("localhost:{port}"),
+            format!("LocalHost.:{port}"),
+            format!("[::1]:{port}"),
+            "localhost".to_string(),
+            "[::1]".to_string(),
+        ] {
+            let r = raw(web, &format!("Host: {host}\r\n{auth}"), "/api/status").await;
+            assert_eq!(r.status, 200, "{host} (token {token:?}): {}", r.body);
+        }
+        for host in [
+            format!("attacker.example:{port}"),
+            "attacker.example".to_string(),
+            format!("localhost:{}", port.wrapping_add(1)),
+            format!("[::2]:{port}"),
+            format!("127.0.0.2:{port}"),
+            format!("localhost.attacker.example:{port}"),
+        ] {
+            let r = raw(web, &format!("Host: {host}\r\n{auth}"), "/metrics").await;
+            assert_eq!(r.status, 421, "{host} (token {token:?})");
+            assert!(
+                r.body.contains("not in [web] allowed_hosts") && !r.body.contains("authsense_"),
+                "{}",
+                r.body
+            );
+        }
+        let none = raw(web, &auth, "/api/status").await;
+        assert_eq!(none.status, 400, "no Host");
+        let two = format!("Host: 127.0.0.1:{port}\r\nHost: attacker.example\r\n{auth}");
+        assert_ne!(raw(web, &two, "/api/status").await.status, 200, "two Hosts");
+        // Absolute form: the authority, not a Host header, names the host.
+        let abs = format!("http://attacker.example:{port}/api/status");
+        let r = raw(web, &format!("Host: 127.0.0.1:{port}\r\n{auth}"), &abs).await;
+        assert_eq!(r.status, 421, "absolute-form authority");
     }
 }
 

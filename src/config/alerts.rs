@@ -38,8 +38,25 @@ pub struct AlertsConfig {
     pub stamp_health_window: Duration,
     /// Copies needed in the window before the share is judged.
     pub stamp_health_min_copies: u64,
-    /// At most this many alert mails per hour (per process).
+    /// At most this many alert mails per hour, all kinds together (per
+    /// process); digests are not counted.
     pub max_per_hour: u32,
+    /// Threat alerts to the admins per hour. Default: half of
+    /// `max_per_hour` (rounded up).
+    pub threat_per_hour: Option<u32>,
+    /// Recipient warnings per hour. Default: a third of `max_per_hour`
+    /// (rounded up).
+    pub warning_per_hour: Option<u32>,
+    /// Health alerts per hour. Default: a sixth of `max_per_hour` (rounded
+    /// up).
+    pub health_per_hour: Option<u32>,
+    /// Threat alerts, and separately recipient warnings, per hour for one
+    /// sender domain (the organisational domain of the From address).
+    pub per_domain_per_hour: u32,
+    /// Alerts held back by a budget go out as one digest per kind this
+    /// often (at least 1 s).
+    #[serde(deserialize_with = "de_interval")]
+    pub digest_interval: Duration,
     /// One threat alert per sender/From/subject within this window.
     #[serde(deserialize_with = "de_duration")]
     pub dedup_window: Duration,
@@ -59,6 +76,11 @@ impl Default for AlertsConfig {
             stamp_health_window: Duration::from_secs(3600),
             stamp_health_min_copies: 20,
             max_per_hour: 30,
+            threat_per_hour: None,
+            warning_per_hour: None,
+            health_per_hour: None,
+            per_domain_per_hour: 5,
+            digest_interval: Duration::from_secs(15 * 60),
             dedup_window: Duration::from_secs(3600),
         }
     }
@@ -69,6 +91,34 @@ impl AlertsConfig {
     pub fn enabled(&self) -> bool {
         self.relay.is_some() && !self.to.is_empty()
     }
+
+    /// The hourly budgets, defaults filled in from `max_per_hour`.
+    pub fn budgets(&self) -> Budgets {
+        let share = |n: u32| self.max_per_hour.div_ceil(n);
+        Budgets {
+            overall: self.max_per_hour,
+            threat: self.threat_per_hour.unwrap_or_else(|| share(2)),
+            warning: self.warning_per_hour.unwrap_or_else(|| share(3)),
+            health: self.health_per_hour.unwrap_or_else(|| share(6)),
+            per_domain: self.per_domain_per_hour,
+        }
+    }
+}
+
+/// Alert mails allowed per hour (token buckets refilled evenly, each full
+/// at start), as [`AlertsConfig::budgets`] resolves them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budgets {
+    /// Every kind together (`max_per_hour`).
+    pub overall: u32,
+    /// Threat alerts to the admins.
+    pub threat: u32,
+    /// Recipient warnings.
+    pub warning: u32,
+    /// Health alerts.
+    pub health: u32,
+    /// Per sender domain, for threat alerts and for warnings.
+    pub per_domain: u32,
 }
 
 /// What makes a record worth a threat alert.
@@ -153,6 +203,17 @@ fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         .map_err(|e| de::Error::custom(format!("invalid duration {s:?} ({e}), want e.g. \"15m\"")))
 }
 
+fn de_interval<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let t = de_duration(d)?;
+    if t < Duration::from_secs(1) {
+        return Err(de::Error::custom(format!(
+            "interval {} too short, want at least 1s",
+            humantime::format_duration(t)
+        )));
+    }
+    Ok(t)
+}
+
 fn de_share<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let x = f64::deserialize(d)?;
     if (0.0..=1.0).contains(&x) {
@@ -176,7 +237,9 @@ mod tests {
              to = [\"admin@x.test\"]\nthreshold = 6\nnotify_recipient = true\n\
              gateway_silence = \"90s\"\nstamp_health_min_share = 0.5\n\
              stamp_health_window = \"10m\"\nstamp_health_min_copies = 3\n\
-             max_per_hour = 7\ndedup_window = \"2h\"\n",
+             max_per_hour = 7\ndedup_window = \"2h\"\nthreat_per_hour = 4\n\
+             warning_per_hour = 3\nhealth_per_hour = 2\nper_domain_per_hour = 1\n\
+             digest_interval = \"5m\"\n",
         )
         .unwrap()
         .alerts;
@@ -187,6 +250,12 @@ mod tests {
         assert_eq!(c.stamp_health_window, Duration::from_secs(600));
         assert_eq!((c.stamp_health_min_copies, c.max_per_hour), (3, 7));
         assert_eq!(c.dedup_window, Duration::from_secs(7200));
+        assert_eq!(c.digest_interval, Duration::from_secs(300));
+        let b = c.budgets();
+        assert_eq!(
+            (b.overall, b.threat, b.warning, b.health, b.per_domain),
+            (7, 4, 3, 2, 1)
+        );
         let v = Config::parse("[alerts]\nthreshold = \"Suspicious\"\n").unwrap();
         assert_eq!(v.alerts.threshold, Threshold::Verdict(Verdict::Suspicious));
         assert!(!v.alerts.enabled(), "no relay, no alerts");
@@ -204,6 +273,8 @@ mod tests {
             ("gateway_silence = \"soon\"", "gateway_silence"),
             ("stamp_health_min_share = 1.5", "stamp_health_min_share"),
             ("dedup_window = 5", "dedup_window"),
+            ("digest_interval = \"0s\"", "digest_interval"),
+            ("per_domain_per_hour = -1", "per_domain_per_hour"),
             ("bogus = 1", "bogus"),
         ];
         for (line, key) in cases {
@@ -212,6 +283,29 @@ mod tests {
                 .to_string();
             assert!(e.contains(key) && e.contains("line 2"), "{line:?} gave {e}");
         }
+    }
+
+    #[test]
+    fn kind_budgets_default_to_shares_of_the_overall_cap() {
+        // An existing config that only sets max_per_hour keeps working: the
+        // kinds share it (half, a third, a sixth, rounded up).
+        let b = Config::parse("[alerts]\nmax_per_hour = 100\n")
+            .unwrap()
+            .alerts
+            .budgets();
+        assert_eq!(
+            (b.overall, b.threat, b.warning, b.health, b.per_domain),
+            (100, 50, 34, 17, 5)
+        );
+        let d = AlertsConfig::default();
+        let b = d.budgets();
+        assert_eq!((b.overall, b.threat, b.warning, b.health), (30, 15, 10, 5));
+        assert_eq!(d.digest_interval, Duration::from_secs(900));
+        let b = Config::parse("[alerts]\nmax_per_hour = 0\n")
+            .unwrap()
+            .alerts
+            .budgets();
+        assert_eq!((b.threat, b.warning, b.health), (0, 0, 0));
     }
 
     #[test]

@@ -18,13 +18,13 @@ pub mod sensor;
 mod store;
 mod web;
 
-pub use alerts::{AlertsConfig, Threshold};
+pub use alerts::{AlertsConfig, Budgets, Threshold};
 pub use analysis::{Alignment, AnalysisConfig};
 pub use export::ExportConfig;
 pub use seal::SealConfig;
 pub use sensor::{JournalSource, SensorConfig};
 pub use store::StoreConfig;
-pub use web::WebConfig;
+pub use web::{normalize_host, WebConfig};
 
 /// Whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -112,6 +112,12 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
         mailfrom: tx.mail_from,
         rcptto: tx.rcpt_to,
     };
+    // Tags of our own alert mail, if this copy is one (verified below).
+    let loop_tags = sensor
+        .alerts
+        .as_ref()
+        .map(|_| super::alerts::looptag::find(&data.bytes))
+        .unwrap_or_default();
     let opts = sensor.extract.clone();
     let analysis_cfg = Arc::clone(&sensor.analysis);
     let history = sensor.store.clone();
@@ -161,7 +167,7 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
     let alert = sensor
         .alerts
         .as_ref()
-        .filter(|a| a.wants(&record))
+        .filter(|a| a.wants(&record) && !a.is_own_alert(&loop_tags, &record))
         .map(|a| (a, Summary::of(&record, 0)));
     let counted = crate::metrics::sensor_labels(&record);
     // The event is the stored record, id included (kept only if exporting).

@@ -5,7 +5,11 @@
 //! Accept loop: allowlist (554 at connect for anyone else), a global and a
 //! per-IP session cap (421), then one task per session; STARTTLS upgrades the
 //! stream and the session goes on over TLS. The handshake and every write
-//! are bounded by the idle timeout.
+//! are bounded by the idle timeout. Refused connections are counted
+//! (`authsense_sensor_refused_total`) and logged at most once per address
+//! per minute, with the count since the previous line
+//! ([`crate::loglimit`]; at most [`REFUSED_LOG_ADDRESSES`] addresses are
+//! tracked, further ones share one line).
 
 pub mod alerts;
 pub mod analysis;
@@ -39,6 +43,12 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
+/// One "connection refused" line per address per this interval.
+pub const REFUSED_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Addresses whose refusals are logged one by one (beyond: one shared line).
+pub const REFUSED_LOG_ADDRESSES: usize = 4096;
+
 /// State shared by every session.
 pub struct Sensor {
     /// `[sensor]` configuration.
@@ -61,6 +71,7 @@ pub struct Sensor {
     /// (default: no organisation domains, no protected names).
     pub analysis: Arc<AnalysisConfig>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
+    refused_log: crate::loglimit::LogLimiter<IpAddr>,
 }
 
 impl Sensor {
@@ -89,6 +100,7 @@ impl Sensor {
             alerts: None,
             analysis: Arc::new(AnalysisConfig::default()),
             per_ip: Mutex::new(HashMap::new()),
+            refused_log: crate::loglimit::LogLimiter::new(REFUSED_LOG_EVERY, REFUSED_LOG_ADDRESSES),
         }
     }
 
@@ -106,6 +118,18 @@ impl Sensor {
 
     fn allowed(&self, ip: IpAddr) -> bool {
         self.config.allow.iter().any(|n| n.contains(&ip))
+    }
+
+    /// Counts a connection refused by the allowlist and logs it, rate
+    /// limited.
+    fn log_refused(&self, ip: IpAddr) {
+        metrics::counter!(crate::metrics::SENSOR_REFUSED).increment(1);
+        let every_s = REFUSED_LOG_EVERY.as_secs();
+        match self.refused_log.hit(ip, std::time::Instant::now()) {
+            Some(crate::loglimit::Line { key: Some(ip), count }) => warn!(%ip, refusals = count, every_s, "connection refused: address not in sensor.allow"),
+            Some(crate::loglimit::Line { key: None, count }) => warn!(refusals = count, every_s, "connection refused: address not in sensor.allow (addresses beyond the tracked ones, counted together)"),
+            None => {}
+        }
     }
 
     /// Takes a per-IP slot; None if the address is at its cap.
@@ -220,7 +244,7 @@ async fn refuse(stream: TcpStream, reply: &str) -> io::Result<()> {
 async fn connection(stream: TcpStream, peer: SocketAddr, sensor: &Arc<Sensor>) -> io::Result<()> {
     let ip = peer.ip().to_canonical();
     if !sensor.allowed(ip) {
-        warn!(%peer, "connection refused: address not in sensor.allow");
+        sensor.log_refused(ip);
         return refuse(
             stream,
             &format!("554 5.7.1 {ip} is not allowed to send copies to this sensor"),

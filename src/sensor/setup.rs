@@ -110,7 +110,16 @@ pub fn build_with(
         journal_sources: sc.journal_sources.clone(),
         ..ExtractOptions::default()
     };
-    let (alerts, running) = match super::alerts::start(&cfg.alerts, store.clone(), &hostname)? {
+    let started = if cfg.alerts.enabled() {
+        let wiring = super::alerts::Wiring {
+            org_domains: cfg.analysis.org_domains.clone(),
+            loop_key: alert_loop_key(cfg)?,
+        };
+        super::alerts::start(&cfg.alerts, store.clone(), &hostname, wiring)?
+    } else {
+        None
+    };
+    let (alerts, running) = match started {
         Some((a, r)) => (Some(a), Some(r)),
         None => (None, None),
     };
@@ -123,6 +132,30 @@ pub fn build_with(
         self_signed_pem,
         alerts: running,
     })
+}
+
+/// The key that tags alert mail (`X-Authsense-Alert`, see
+/// [`super::alerts::looptag`]) so that the sensor sends no alert about its
+/// own alert mail when it comes back through the perimeter.
+///
+/// For now 32 random bytes from `/dev/urandom`, new in every process: a tag
+/// verifies only in the sensor process that sent the mail (after a restart,
+/// or at another sensor of a fleet, a looped alert is analysed and may
+/// alert like any other copy). A key configured and shared by the fleet is
+/// meant to be read from `cfg` here.
+///
+/// # Errors
+/// The random bytes cannot be read.
+pub fn alert_loop_key(cfg: &Config) -> Result<super::alerts::looptag::LoopKey, String> {
+    let _ = cfg;
+    let mut key = [0u8; 32];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom")
+            .map_err(|e| format!("alert loop key: cannot open /dev/urandom: {e}"))?,
+        &mut key,
+    )
+    .map_err(|e| format!("alert loop key: cannot read /dev/urandom: {e}"))?;
+    super::alerts::looptag::LoopKey::new(&key)
 }
 
 /// Pins glibc's mmap threshold at 4 MiB: larger buffers (big copies, their

@@ -2,13 +2,16 @@
 //! the status page, message search and detail pages (server-rendered HTML,
 //! no external assets), the JSON API (`docs/api.md`) and `/metrics`.
 //!
-//! Read-only: no endpoint changes anything. With `[web] token` set, every
-//! request — `/metrics` included — must carry `Authorization: Bearer
-//! <token>` (compared in constant time); without it, bind the server to
-//! loopback (the default `127.0.0.1:8025`) or put it behind a proxy.
+//! Read-only: no endpoint changes anything. Every request must name an
+//! allowed host (`[web] allowed_hosts`, `host.rs`: DNS rebinding). With
+//! `[web] token` set, every request — `/metrics` included — must carry
+//! `Authorization: Bearer <token>` (compared in constant time); without it,
+//! bind the server to loopback (the default `127.0.0.1:8025`) or put it
+//! behind a proxy.
 
 mod api;
 mod auth;
+pub mod host;
 mod html;
 mod pages;
 pub mod search;
@@ -29,6 +32,9 @@ pub struct WebState {
     pub store: Store,
     /// `[web] token`.
     pub token: Option<Arc<str>>,
+    /// The hosts answered (`[web] allowed_hosts` or the defaults for the
+    /// bound address).
+    pub hosts: Arc<host::HostCheck>,
     /// The Prometheus recorder's handle; `None` answers `/metrics` with 503.
     pub metrics: Option<PrometheusHandle>,
     /// The milter runs in this process (`authsense run`): show its counters.
@@ -38,7 +44,7 @@ pub struct WebState {
     pub exporter: Option<crate::export::Exporter>,
 }
 
-/// The routes, token check included.
+/// The routes, host and token checks included (the host check first).
 pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(pages::status))
@@ -52,6 +58,10 @@ pub fn router(state: WebState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            host::require_host,
         ))
         .with_state(state)
 }
@@ -96,11 +106,12 @@ pub async fn spawn(
     let state = WebState {
         store,
         token: cfg.token.as_deref().map(Arc::from),
+        hosts: Arc::new(host::HostCheck::new(&cfg.allowed_hosts, addr)),
         metrics: crate::metrics::install(),
         milter,
         exporter,
     };
-    tracing::info!(listen = %addr, token = state.token.is_some(), "web UI started");
+    tracing::info!(listen = %addr, token = state.token.is_some(), allowed_hosts = %state.hosts.describe(), "web UI started");
     Some(tokio::spawn(serve(listener, state, async move {
         let _ = stop.wait_for(|v| *v).await;
     })))

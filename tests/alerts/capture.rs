@@ -20,6 +20,38 @@ pub struct Mail {
 }
 
 impl Mail {
+    /// The header as received and the body decoded from quoted-printable
+    /// when it is so encoded (lettre picks it for lines over 76 octets).
+    pub fn text(&self) -> String {
+        let (head, body) = self.data.split_once("\r\n\r\n").unwrap_or((&self.data, ""));
+        if !head
+            .to_ascii_lowercase()
+            .contains("content-transfer-encoding: quoted-printable")
+        {
+            return self.data.clone();
+        }
+        let soft = body.replace("=\r\n", "");
+        let b = soft.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+                (b'=', Some(v)) => {
+                    out.push(v);
+                    i += 3;
+                }
+                (c, _) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        format!("{head}\r\n\r\n{}", String::from_utf8_lossy(&out))
+    }
+
     /// The decoded `Subject:` header (unfolded; lettre encodes non-ASCII).
     pub fn subject(&self) -> String {
         let head = self.data.split("\r\n\r\n").next().unwrap_or("");

@@ -40,7 +40,7 @@ async fn silent_gateway_alerts_once_then_rearms() {
     let cap = Capture::start().await;
     let store = store();
     let cfg = config(&cap, "gateway_silence = \"1h\"\n").alerts;
-    let ctx = Context::new(&cfg, store.clone(), "sensor.test").unwrap();
+    let ctx = Context::new(&cfg, store.clone(), "sensor.test", &super::wiring()).unwrap();
     let t0 = SystemTime::now() - Duration::from_secs(6 * 3600);
     let min = |m: u64| t0 + Duration::from_secs(60 * m);
     copy(&store, "g-1", "192.0.2.25", t0, true).await;
@@ -81,13 +81,46 @@ async fn silent_gateway_alerts_once_then_rearms() {
 }
 
 #[tokio::test]
+async fn health_alerts_over_their_budget_go_into_the_health_digest() {
+    let cap = Capture::start().await;
+    let store = store();
+    let cfg = config(&cap, "gateway_silence = \"1h\"\nhealth_per_hour = 1\n").alerts;
+    let ctx = Context::new(&cfg, store.clone(), "sensor.test", &super::wiring()).unwrap();
+    let t0 = SystemTime::now() - Duration::from_secs(6 * 3600);
+    copy(&store, "b-1", "192.0.2.31", t0, true).await;
+    copy(&store, "b-2", "192.0.2.32", t0, true).await;
+    let later = t0 + Duration::from_secs(2 * 3600);
+    assert_eq!(health::check(&ctx, later).await, 1, "one within the budget");
+    assert_eq!(ctx.flush_digests().await, 1);
+    let all = exactly(&cap, 2).await;
+    assert!(all[0].subject().contains("gateway 192.0.2.31 silent"));
+    assert_eq!(
+        all[1].subject(),
+        "[authsense] digest: 1 health alerts held back"
+    );
+    assert!(
+        all[1].text().contains(
+            "[authsense] health: gateway 192.0.2.32 silent for 2h (health_per_hour reached)"
+        ),
+        "{}",
+        all[1].text()
+    );
+    assert_eq!(
+        health::check(&ctx, later).await,
+        0,
+        "held back, not repeated"
+    );
+    assert_eq!(ctx.flush_digests().await, 0, "nothing new to digest");
+}
+
+#[tokio::test]
 async fn stamp_health_alerts_once_then_rearms() {
     let cap = Capture::start().await;
     let store = store();
     let extra = "stamp_health_min_share = 0.5\nstamp_health_window = \"1h\"\n\
                  stamp_health_min_copies = 4\ngateway_silence = \"0s\"\n";
     let cfg = config(&cap, extra).alerts;
-    let ctx = Context::new(&cfg, store.clone(), "sensor.test").unwrap();
+    let ctx = Context::new(&cfg, store.clone(), "sensor.test", &super::wiring()).unwrap();
     let t0 = SystemTime::now() - Duration::from_secs(6 * 3600);
     let at = |s: u64| t0 + Duration::from_secs(s);
     for i in 0..3 {

@@ -20,10 +20,16 @@ impl Resp {
     }
 }
 
-/// `GET path` with an optional bearer token.
+/// `GET path` with an optional bearer token, to `Host: <addr>`.
 pub async fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Resp {
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\n{auth}Connection: close\r\n\r\n");
+    raw(addr, &format!("Host: {addr}\r\n{auth}"), path).await
+}
+
+/// `GET path` with exactly the header lines `headers` (each ending in CRLF;
+/// none added but `Connection: close`).
+pub async fn raw(addr: SocketAddr, headers: &str, path: &str) -> Resp {
+    let req = format!("GET {path} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n");
     let io = async {
         let mut s = TcpStream::connect(addr).await.unwrap();
         s.write_all(req.as_bytes()).await.unwrap();
@@ -75,6 +81,7 @@ pub async fn serve(
     let state = WebState {
         store,
         token: token.map(Arc::from),
+        hosts: Arc::new(web::host::HostCheck::new(&[], addr)),
         metrics: authsense::metrics::install(),
         milter: false,
         exporter: None,

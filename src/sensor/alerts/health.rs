@@ -10,9 +10,12 @@
 //!
 //! "Alerted" is an `alerts` row that never expires while the condition
 //! holds and is deleted when it clears, so sensors sharing the store alert
-//! once between them and any of them re-arms it.
+//! once between them and any of them re-arms it. Over `health_per_hour`
+//! (or `max_per_hour`) a health alert goes into the health digest.
 
-use super::{mail, Context};
+use super::budget::Kind;
+use super::digest::{Item, Why};
+use super::{mail, Admit, Context};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::warn;
@@ -87,11 +90,20 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// Sends a health alert for `key` unless it is already alerted; releases
-/// the key again if the mail could not be sent (the next check retries).
+/// Sends a health alert for `key` unless it is already alerted (over
+/// budget: into the digest); releases the key again if the mail could not
+/// be sent (the next check retries).
 async fn alert(ctx: &Context, key: String, now: SystemTime, msg: (String, String)) -> usize {
-    if !ctx.admit(&key, "health", UNTIL_RECOVERED, now).await {
-        return 0;
+    match ctx
+        .admit(&key, Kind::Health, "", UNTIL_RECOVERED, now)
+        .await
+    {
+        Admit::Send => {}
+        Admit::Duplicate => return 0,
+        Admit::Held(limit) => {
+            ctx.hold(Item::health(&msg.0, Why::Budget(limit)));
+            return 0;
+        }
     }
     if ctx.send("health", &ctx.config.to, &msg.0, &msg.1).await {
         return 1;

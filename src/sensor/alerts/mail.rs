@@ -7,8 +7,11 @@
 //! replaced by spaces and long values are cut, so no header can be injected
 //! and no line can be forged. The body is never part of a summary, so it
 //! cannot appear here. Mail carries `Auto-Submitted: auto-generated`
-//! (RFC 3834) so that vacation responders stay quiet.
+//! (RFC 3834) so that vacation responders stay quiet, and the loop tag
+//! `X-Authsense-Alert` (`looptag.rs`) so that the sensor sends no alert
+//! about it when it comes back through the perimeter.
 
+use super::looptag::{self, LoopKey};
 use super::Summary;
 use crate::config::AlertsConfig;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
@@ -26,15 +29,16 @@ const MAX_FIELD: usize = 200;
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    loop_key: LoopKey,
 }
 
 impl Mailer {
     /// A client for `config.relay` (plain SMTP, or STARTTLS required when
-    /// `starttls`), greeting with `hostname`.
+    /// `starttls`), greeting with `hostname`, tagging mail with `loop_key`.
     ///
     /// # Errors
     /// No relay, a bad sender address, or TLS setup failure.
-    pub fn new(config: &AlertsConfig, hostname: &str) -> Result<Mailer, String> {
+    pub fn new(config: &AlertsConfig, hostname: &str, loop_key: LoopKey) -> Result<Mailer, String> {
         let (host, port) = config.relay.clone().ok_or("[alerts] relay is not set")?;
         let from = config
             .from
@@ -57,6 +61,7 @@ impl Mailer {
         Ok(Mailer {
             transport: builder.build(),
             from,
+            loop_key,
         })
     }
 
@@ -65,6 +70,8 @@ impl Mailer {
     /// # Errors
     /// A bad recipient address, or the relay refused or was unreachable.
     pub async fn send(&self, to: &[String], subject: &str, body: &str) -> Result<(), String> {
+        let from = self.from.email.to_string();
+        let tag = self.loop_key.tag(&from, std::time::SystemTime::now());
         let mut b = Message::builder()
             .from(self.from.clone())
             .subject(clean(subject))
@@ -72,6 +79,10 @@ impl Mailer {
             .raw_header(HeaderValue::new(
                 HeaderName::new_from_ascii_str("Auto-Submitted"),
                 "auto-generated".into(),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str(looptag::HEADER),
+                tag,
             ));
         for t in to {
             let mbox: Mailbox = t.parse().map_err(|e| format!("recipient {t:?}: {e}"))?;

@@ -1,36 +1,54 @@
 //! Alerts by email: threat alerts for stored records whose analysis meets
-//! `[alerts] threshold`, and health alerts (a gateway gone silent, too few
-//! copies with trusted authentication results).
+//! `[alerts] threshold`, warnings to their recipients inside the
+//! organisation (`notify_recipient`), and health alerts (a gateway gone
+//! silent, too few copies with trusted authentication results).
 //!
 //! The sensor hands a [`Summary`] of each flagged record, after it is
-//! committed, to [`Alerts::notify`]: a bounded channel that never waits —
-//! when it is full the alert is dropped and counted, so alerting can never
-//! delay or fail a 250. One worker task turns summaries into mail
-//! (`mail.rs`); a second task checks health periodically (`health.rs`).
+//! committed, to [`Alerts::notify`]: a bounded channel that never waits.
+//! One worker task turns summaries into mail (`worker.rs`, `mail.rs`); a
+//! second task checks health periodically (`health.rs`).
 //!
 //! Deduplication lives in the store (table `alerts`), so sensors sharing a
-//! database send one alert between them; the rate limit (`max_per_hour`) is
-//! a token bucket per process. An alert never carries the message body: a
+//! database send one alert between them. Each process then spends hourly
+//! budgets (`budget.rs`): per kind, per kind and sender domain (threat
+//! alerts and warnings), and overall (`max_per_hour`). An alert over budget,
+//! or one that finds the queue full or the relay refusing, is not dropped:
+//! it goes into the digest (`digest.rs`), mailed to the admins once per
+//! kind every `digest_interval`. Warnings go only to envelope recipients in
+//! `[analysis] org_domains` (`recipients.rs`). Alert mail carries a loop
+//! tag (`looptag.rs`): a copy of our own alert coming back through the
+//! perimeter raises no alert. An alert never carries the message body: a
 //! [`Summary`] has no field that could hold it.
 //!
-//! Metrics: `authsense_alerts_sent_total{kind}`,
-//! `authsense_alerts_dropped_total{reason}` (queue full, rate limit, send
-//! failure).
+//! Metrics (`crate::metrics`): `authsense_alerts_sent_total{kind}`,
+//! `authsense_alerts_dropped_total{reason}`,
+//! `authsense_alerts_digested_total{kind}` and
+//! `authsense_alerts_malicious_lost_total`.
 
+pub mod budget;
+mod context;
+pub mod digest;
 pub mod health;
+pub mod looptag;
 pub mod mail;
+pub mod recipients;
+mod worker;
+
+pub use context::{Admit, Context};
 
 use crate::config::AlertsConfig;
 use crate::sensor::record::{Reason, Record, Verdict};
 use crate::store::Store;
-use sha2::{Digest, Sha256};
+use digest::{Digest, Item, Why};
+use looptag::LoopKey;
+use sha2::{Digest as _, Sha256};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-/// Summaries waiting for the worker; more are dropped.
+/// Summaries waiting for the worker; more go into the digest.
 const QUEUE: usize = 256;
 
 /// What an alert says about a stored record: metadata only, never the body.
@@ -112,109 +130,32 @@ impl Summary {
             .collect();
         format!("threat:{hex}")
     }
-}
 
-/// Per-process token bucket: `per_hour` mails, refilled evenly.
-pub struct RateLimit {
-    per_hour: u32,
-    state: Mutex<(f64, Instant)>,
-}
-
-impl RateLimit {
-    /// A full bucket of `per_hour` tokens.
-    pub fn new(per_hour: u32) -> RateLimit {
-        RateLimit {
-            per_hour,
-            state: Mutex::new((f64::from(per_hour), Instant::now())),
-        }
-    }
-
-    /// Takes a token if one is left.
-    pub fn take(&self) -> bool {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        let refill = now.duration_since(st.1).as_secs_f64() * f64::from(self.per_hour) / 3600.0;
-        st.0 = (st.0 + refill).min(f64::from(self.per_hour));
-        st.1 = now;
-        if st.0 >= 1.0 {
-            st.0 -= 1.0;
-            true
-        } else {
-            false
-        }
+    /// The sender domain its budget is kept under: the organisational
+    /// domain of the From address (the domain as written if it has none;
+    /// `""` without a From address).
+    pub fn sender_domain(&self) -> String {
+        let Some((_, domain)) = self
+            .from_address
+            .as_deref()
+            .and_then(|a| a.rsplit_once('@'))
+        else {
+            return String::new();
+        };
+        let domain = domain.trim().trim_end_matches('.').to_lowercase();
+        crate::auth::organizational_domain(&domain)
+            .unwrap_or_else(|| domain.chars().take(255).collect())
     }
 }
 
-/// What the alert tasks share.
-pub struct Context {
-    /// `[alerts]`.
-    pub config: AlertsConfig,
-    /// Dedup state and health queries.
-    pub store: Store,
-    /// Sends the mail.
-    pub mailer: mail::Mailer,
-    /// `max_per_hour`.
-    pub limit: RateLimit,
-}
-
-impl Context {
-    /// The shared state of the alert tasks (`start` builds one; tests call
-    /// the health check on their own).
-    ///
-    /// # Errors
-    /// The mail client cannot be set up.
-    pub fn new(config: &AlertsConfig, store: Store, hostname: &str) -> Result<Context, String> {
-        Ok(Context {
-            config: config.clone(),
-            store,
-            mailer: mail::Mailer::new(config, hostname)?,
-            limit: RateLimit::new(config.max_per_hour),
-        })
-    }
-
-    /// Claims `key` in the store, then a rate-limit token; true if the
-    /// alert should go out now.
-    pub async fn admit(&self, key: &str, kind: &str, window: Duration, now: SystemTime) -> bool {
-        let store = self.store.clone();
-        let (k, kd) = (key.to_string(), kind.to_string());
-        let claimed =
-            tokio::task::spawn_blocking(move || store.claim_alert(&k, &kd, now, window)).await;
-        match claimed {
-            Ok(Ok(true)) => {}
-            Ok(Ok(false)) => return false,
-            Ok(Err(e)) => {
-                warn!(key, error = %e, "alert dedup state unavailable; alert not sent");
-                return false;
-            }
-            Err(e) => {
-                warn!(key, error = %e, "alert dedup task failed");
-                return false;
-            }
-        }
-        if self.limit.take() {
-            return true;
-        }
-        metrics::counter!("authsense_alerts_dropped_total", "reason" => "rate_limit").increment(1);
-        warn!(key, kind, "alert suppressed: max_per_hour reached");
-        false
-    }
-
-    /// Sends one mail; counts it by `kind` ("threat" or "health").
-    pub async fn send(&self, kind: &'static str, to: &[String], subject: &str, body: &str) -> bool {
-        match self.mailer.send(to, subject, body).await {
-            Ok(()) => {
-                metrics::counter!("authsense_alerts_sent_total", "kind" => kind).increment(1);
-                info!(kind, to = ?to, subject = %subject, "alert sent");
-                true
-            }
-            Err(e) => {
-                metrics::counter!("authsense_alerts_dropped_total", "reason" => "send_failed")
-                    .increment(1);
-                warn!(kind, error = %e, "alert mail failed");
-                false
-            }
-        }
-    }
+/// What the alerter needs from outside `[alerts]`.
+#[derive(Debug, Clone)]
+pub struct Wiring {
+    /// `[analysis] org_domains`: recipient warnings go only to addresses
+    /// in these domains and their subdomains.
+    pub org_domains: Vec<String>,
+    /// The key of the loop tag (`setup::alert_loop_key`).
+    pub loop_key: LoopKey,
 }
 
 /// The sensor's side of the alerter.
@@ -222,6 +163,8 @@ impl Context {
 pub struct Alerts {
     tx: mpsc::Sender<Summary>,
     threshold: crate::config::Threshold,
+    digest: Arc<Mutex<Digest>>,
+    loop_key: LoopKey,
 }
 
 impl Alerts {
@@ -230,13 +173,36 @@ impl Alerts {
         self.threshold.met(record.verdict, record.score)
     }
 
-    /// Queues a summary; never waits (full queue: dropped and counted).
+    /// Whether the copy of `record` is our own alert mail come back: one of
+    /// its `X-Authsense-Alert` field bodies (`tags`, see
+    /// [`looptag::find`]) verifies for its From address. Then no alert is
+    /// sent about it; `Auto-Submitted` alone never suppresses one.
+    pub fn is_own_alert(&self, tags: &[String], record: &Record) -> bool {
+        let from = record
+            .from
+            .as_ref()
+            .and_then(|m| m.address.as_deref())
+            .unwrap_or("");
+        let now = SystemTime::now();
+        let own = tags.iter().any(|t| self.loop_key.verifies(t, from, now));
+        if own {
+            info!(uid = %record.uid, "copy of our own alert mail (loop tag verified): no alert about it");
+        }
+        own
+    }
+
+    /// Queues a summary; never waits. With the queue full the alert goes
+    /// into the digest instead.
     pub fn notify(&self, summary: Summary) {
-        if let Err(e) = self.tx.try_send(summary) {
-            metrics::counter!("authsense_alerts_dropped_total", "reason" => "queue_full")
-                .increment(1);
-            if let mpsc::error::TrySendError::Full(s) = e {
-                warn!(uid = %s.uid, "alert queue full; threat alert dropped");
+        match self.tx.try_send(summary) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(s)) => {
+                warn!(uid = %s.uid, "alert queue full; threat alert held for the digest");
+                context::hold(&self.digest, Item::record(&s, None, Why::QueueFull));
+            }
+            Err(mpsc::error::TrySendError::Closed(s)) => {
+                let item = Item::record(&s, None, Why::QueueFull);
+                context::unlisted(&item, "the alert worker has stopped");
             }
         }
     }
@@ -268,49 +234,23 @@ pub fn start(
     config: &AlertsConfig,
     store: Store,
     hostname: &str,
+    wiring: Wiring,
 ) -> Result<Option<(Alerts, Running)>, String> {
     if !config.enabled() {
         return Ok(None);
     }
-    let ctx = Arc::new(Context::new(config, store, hostname)?);
+    if config.notify_recipient && wiring.org_domains.is_empty() {
+        warn!("[alerts] notify_recipient is on but [analysis] org_domains is empty: no recipient will be warned");
+    }
+    let ctx = Arc::new(Context::new(config, store, hostname, &wiring)?);
     let (tx, rx) = mpsc::channel(QUEUE);
-    let worker = tokio::spawn(threat_worker(ctx.clone(), rx));
-    let health = tokio::spawn(health::run(ctx));
     let handle = Alerts {
         tx,
         threshold: config.threshold,
+        digest: ctx.digest.clone(),
+        loop_key: wiring.loop_key,
     };
+    let worker = tokio::spawn(worker::run(ctx.clone(), rx));
+    let health = tokio::spawn(health::run(ctx));
     Ok(Some((handle, Running { worker, health })))
-}
-
-async fn threat_worker(ctx: Arc<Context>, mut rx: mpsc::Receiver<Summary>) {
-    while let Some(s) = rx.recv().await {
-        let key = s.threat_key();
-        if !ctx
-            .admit(&key, "threat", ctx.config.dedup_window, SystemTime::now())
-            .await
-        {
-            continue;
-        }
-        let (subject, body) = mail::threat(&s);
-        if !ctx.send("threat", &ctx.config.to, &subject, &body).await {
-            // Let a later copy of the same campaign try again.
-            let store = ctx.store.clone();
-            let _ = tokio::task::spawn_blocking(move || store.release_alert(&key)).await;
-            continue;
-        }
-        if ctx.config.notify_recipient {
-            for rcpt in &s.recipients {
-                let key = format!("{key}:rcpt:{}", rcpt.to_lowercase());
-                if ctx
-                    .admit(&key, "threat", ctx.config.dedup_window, SystemTime::now())
-                    .await
-                {
-                    let (subject, body) = mail::recipient_warning(&s);
-                    ctx.send("threat", std::slice::from_ref(rcpt), &subject, &body)
-                        .await;
-                }
-            }
-        }
-    }
 }
