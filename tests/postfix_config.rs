@@ -211,7 +211,11 @@ fn postfix_accepts_the_output() {
                 "X-Agari-Authentication-Results: mx.example.com; spf=pass",
                 "x-authsense-seal: v=1",
             ] {
-                assert_eq!(lookup(conf, "authsense_header_checks", header), "IGNORE", "{name}");
+                assert_eq!(
+                    lookup(conf, "authsense_header_checks", header),
+                    "IGNORE",
+                    "{name}"
+                );
             }
             let kept = "Authentication-Results: other.example; spf=pass";
             assert_eq!(lookup(conf, "authsense_header_checks", kept), "", "{name}");

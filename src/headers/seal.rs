@@ -106,6 +106,16 @@ impl Keys {
         ))
     }
 
+    /// A key for another purpose derived from the signing key (HMAC of the
+    /// purpose's name), so that one shared secret serves the fleet, e.g.
+    /// the tag on alert mail.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(self.first()).expect("any key length");
+        m.update(b"authsense-derive/");
+        m.update(purpose.as_bytes());
+        m.finalize().into_bytes().into()
+    }
+
     /// The signing key.
     fn first(&self) -> &[u8] {
         &self.0[0]

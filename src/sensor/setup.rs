@@ -138,16 +138,17 @@ pub fn build_with(
 /// [`super::alerts::looptag`]) so that the sensor sends no alert about its
 /// own alert mail when it comes back through the perimeter.
 ///
-/// For now 32 random bytes from `/dev/urandom`, new in every process: a tag
-/// verifies only in the sensor process that sent the mail (after a restart,
-/// or at another sensor of a fleet, a looped alert is analysed and may
-/// alert like any other copy). A key configured and shared by the fleet is
-/// meant to be read from `cfg` here.
+/// Derived from the seal key (`[seal] key_file`) when there is one, so every
+/// sensor of a fleet and every restart recognise the tag; otherwise 32
+/// random bytes new in every process (a looped alert is then recognised
+/// only by the sensor process that sent it).
 ///
 /// # Errors
-/// The random bytes cannot be read.
+/// The key file or the random bytes cannot be read.
 pub fn alert_loop_key(cfg: &Config) -> Result<super::alerts::looptag::LoopKey, String> {
-    let _ = cfg;
+    if let Some(keys) = cfg.seal.keys()? {
+        return super::alerts::looptag::LoopKey::new(&keys.derive("alert-loop"));
+    }
     let mut key = [0u8; 32];
     std::io::Read::read_exact(
         &mut std::fs::File::open("/dev/urandom")

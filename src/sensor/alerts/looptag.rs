@@ -15,7 +15,7 @@
 //! The key comes from `setup::alert_loop_key`; the record of such a copy is
 //! stored and analysed as usual, only its alert mail is not sent.
 
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -139,22 +139,12 @@ pub fn find(raw: &[u8]) -> Vec<String> {
 
 /// HMAC-SHA256 (RFC 2104) of the concatenated `parts` under `key`.
 fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut k = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(k.map(|b| b ^ 0x36));
+    use hmac::{Hmac, Mac};
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     for p in parts {
-        inner.update(p);
+        m.update(p);
     }
-    let mut outer = Sha256::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
+    m.finalize().into_bytes().into()
 }
 
 fn hex(b: &[u8]) -> String {
