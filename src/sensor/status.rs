@@ -20,6 +20,9 @@ pub const BROKEN_RED: f64 = 0.5;
 pub const BROKEN_YELLOW: f64 = 0.1;
 /// Share of copies falling back to Authentication-Results that is yellow.
 pub const FALLBACK_YELLOW: f64 = 0.5;
+/// Share of copies with a stamp that cannot be believed that is red (one
+/// such copy is already yellow).
+pub const TAMPERED_RED: f64 = 0.1;
 
 /// A traffic light.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -62,6 +65,21 @@ pub fn assess(g: &GatewayStatus) -> Assessment {
         return verdict(
             State::Red,
             format!("no copy for {silent_min} min (red at {SILENT_RED_MINUTES})"),
+        );
+    }
+    if g.tampered > 0 {
+        let state = if g.share(g.tampered) >= TAMPERED_RED {
+            State::Red
+        } else {
+            State::Yellow
+        };
+        return verdict(
+            state,
+            format!(
+                "{} of {} copies carried a stamp that cannot be believed (unsealed or broken; \
+                 see auth.tamper): is the milter down, or its seal key not the sensor's?",
+                g.tampered, g.total
+            ),
         );
     }
     let broken = g.share(g.broken);
@@ -138,6 +156,22 @@ mod tests {
             (gw(10, 10, 0, 0, 20), State::Yellow, "no copy for 20 min"),
             (gw(0, 0, 0, 0, 70), State::Red, "no copy for 70 min"),
             (gw(10, 0, 0, 10, 20), State::Red, "100% of copies lack"),
+            (
+                GatewayStatus {
+                    tampered: 1,
+                    ..gw(20, 19, 0, 1, 0)
+                },
+                State::Yellow,
+                "1 of 20 copies carried a stamp that cannot be believed",
+            ),
+            (
+                GatewayStatus {
+                    tampered: 2,
+                    ..gw(20, 18, 0, 2, 0)
+                },
+                State::Red,
+                "2 of 20 copies",
+            ),
         ] {
             let a = assess(&g);
             assert_eq!(a.state, state, "{a:?}");

@@ -33,6 +33,10 @@ pub struct GatewayStatus {
     pub broken: u64,
     /// Copies delivered over STARTTLS.
     pub tls: u64,
+    /// Copies whose stamp could not be believed (`auth_source` tampered:
+    /// unparsable, or without the seal its authserv-id requires); also
+    /// counted in `broken`.
+    pub tampered: u64,
 }
 
 impl GatewayStatus {
@@ -57,8 +61,9 @@ impl GatewayStatus {
     }
 
     /// Adds one row of the window query: `minute` from the window's start,
-    /// and the copies, broken, X-Agari, AR-fallback and TLS counts in it.
-    pub(crate) fn add_minute(&mut self, minute: i64, [n, broken, xa, ar, tls]: [i64; 5]) {
+    /// and the copies, broken, X-Agari, AR-fallback, TLS and tampered counts
+    /// in it.
+    pub(crate) fn add_minute(&mut self, minute: i64, [n, broken, xa, ar, tls, tampered]: [i64; 6]) {
         let n = n.unsigned_abs();
         if let Some(slot) = usize::try_from(minute)
             .ok()
@@ -71,6 +76,7 @@ impl GatewayStatus {
         self.x_agari += xa.unsigned_abs();
         self.authentication_results += ar.unsigned_abs();
         self.tls += tls.unsigned_abs();
+        self.tampered += tampered.unsigned_abs();
     }
 
     /// `part` as a share of `total` (0 when there are no copies).

@@ -38,7 +38,8 @@ impl PgReadPool {
             "SELECT gateway_ip, (ts - $1) / 60000 AS minute, COUNT(*),
                 SUM(broken), SUM(CASE WHEN broken = 0 AND auth_source = 'x-agari' THEN 1 ELSE 0 END),
                 SUM(CASE WHEN broken = 0 AND auth_source = 'authentication-results' THEN 1 ELSE 0 END),
-                SUM(CASE WHEN tls THEN 1 ELSE 0 END)
+                SUM(CASE WHEN tls THEN 1 ELSE 0 END),
+                SUM(CASE WHEN auth_source = 'tampered' THEN 1 ELSE 0 END)
              FROM (SELECT gateway_ip, ts, auth_source, tls, {BROKEN} AS broken
                    FROM messages WHERE ts >= $1 AND ts < $2) w
              GROUP BY gateway_ip, minute"
@@ -60,7 +61,7 @@ impl PgReadPool {
             for r in &c.query(window_sql.as_str(), &[&since, &now_ms])? {
                 let ip: String = r.get(0);
                 let minute: i64 = r.get(1);
-                let counts = [r.get(2), r.get(3), r.get(4), r.get(5), r.get(6)];
+                let counts = [r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7)];
                 if let Some(g) = out.get_mut(&ip) {
                     g.add_minute(minute, counts);
                 }

@@ -42,7 +42,7 @@ impl ReadPool {
                 "SELECT gateway_ip, (ts - ?1) / 60000 AS minute, COUNT(*),
                     SUM(broken), SUM(NOT broken AND auth_source = 'x-agari'),
                     SUM(NOT broken AND auth_source = 'authentication-results'),
-                    SUM(COALESCE(tls, 0))
+                    SUM(COALESCE(tls, 0)), SUM(auth_source = 'tampered')
                  FROM (SELECT gateway_ip, ts, auth_source, tls,
                         (auth_source = 'none' OR spf_result IS NULL
                          OR spf_result = 'unknown') AS broken
@@ -59,6 +59,7 @@ impl ReadPool {
                         r.get::<_, i64>(4)?,
                         r.get::<_, i64>(5)?,
                         r.get::<_, i64>(6)?,
+                        r.get::<_, i64>(7)?,
                     ],
                 ))
             })?;

@@ -29,7 +29,7 @@ pub async fn status(State(st): State<WebState>) -> Response {
     b.push_str(
         "<table id=\"gateways\"><tr><th>State</th><th>Gateway</th><th>HELO</th>\
          <th>Last connected</th><th>Msgs/min</th><th>Per minute</th><th>X-Agari</th>\
-         <th>AR fallback</th><th>None/unknown</th><th>TLS</th><th>Rule</th></tr>",
+         <th>AR fallback</th><th>None/unknown</th><th>Tampered</th><th>TLS</th><th>Rule</th></tr>",
     );
     for g in &r.gateways {
         let s = &g.status;
@@ -37,7 +37,7 @@ pub async fn status(State(st): State<WebState>) -> Response {
             b,
             "<tr class=\"gateway\" data-ip=\"{ip}\"><td><span class=\"state state-{st}\">{st}</span></td>\
              <td><a href=\"/messages?gateway={ip}\">{ip}</a></td><td>{helo}</td><td>{last}</td>\
-             <td>{rate:.2}</td><td>{spark}</td><td>{xa}</td><td>{ar}</td><td>{bad}</td><td>{tls}</td>\
+             <td>{rate:.2}</td><td>{spark}</td><td>{xa}</td><td>{ar}</td><td>{bad}</td><td>{tampered}</td><td>{tls}</td>\
              <td class=\"rule\">{rule}</td></tr>",
             ip = esc(&s.gateway_ip),
             st = g.assessment.state.as_str(),
@@ -48,12 +48,13 @@ pub async fn status(State(st): State<WebState>) -> Response {
             xa = pct(g.share_x_agari),
             ar = pct(g.share_authentication_results),
             bad = pct(g.share_broken),
+            tampered = pct(g.share_tampered),
             tls = pct(g.share_tls),
             rule = esc(&g.assessment.rule),
         );
     }
     if r.gateways.is_empty() {
-        b.push_str("<tr><td colspan=\"11\">No gateway has sent a copy yet.</td></tr>");
+        b.push_str("<tr><td colspan=\"12\">No gateway has sent a copy yet.</td></tr>");
     }
     b.push_str("</table>");
     b.push_str("<h2>Backends</h2><table id=\"backends\"><tr><th>Part</th><th>State</th></tr>");

@@ -29,6 +29,8 @@ pub struct GatewayReport {
     pub share_authentication_results: f64,
     /// Share with no usable trusted results.
     pub share_broken: f64,
+    /// Share whose stamp could not be believed (tampered; part of broken).
+    pub share_tampered: f64,
     /// Share over STARTTLS.
     pub share_tls: f64,
     /// State and the rule that set it.
@@ -94,6 +96,7 @@ pub fn report(
             share_x_agari: g.share(g.x_agari),
             share_authentication_results: g.share(g.authentication_results),
             share_broken: g.share(g.broken),
+            share_tampered: g.share(g.tampered),
             share_tls: g.share(g.tls),
             assessment: assess(&g),
             status: g,
@@ -143,7 +146,7 @@ impl StatusReport {
             let s = &g.status;
             let _ = writeln!(
                 out,
-                "\n{:<6} gateway {} helo={} last={}\n       {:.1} msg/min ({} copies)  x-agari={}  ar-fallback={}  none/unknown={}  tls={}\n       rule: {}",
+                "\n{:<6} gateway {} helo={} last={}\n       {:.1} msg/min ({} copies)  x-agari={}  ar-fallback={}  none/unknown={}  tampered={}  tls={}\n       rule: {}",
                 g.assessment.state.as_str().to_uppercase(),
                 s.gateway_ip,
                 s.helo.as_deref().unwrap_or("-"),
@@ -153,6 +156,7 @@ impl StatusReport {
                 pct(g.share_x_agari),
                 pct(g.share_authentication_results),
                 pct(g.share_broken),
+                pct(g.share_tampered),
                 pct(g.share_tls),
                 g.assessment.rule,
             );
