@@ -85,18 +85,7 @@ fn wiring() -> Wiring {
 }
 
 /// ERROR lines logged, for the lost-alert check.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Log {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use common::log::Log;
 
 fn summary(i: usize) -> Summary {
     Summary {
@@ -212,7 +201,7 @@ async fn full_queue_then_full_digest(counters: &Counters, log: &Log, store: &Sto
         counters.get("authsense_alerts_dropped_total{reason=digest_full}"),
         lost
     );
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = log.text();
     let lines: Vec<&str> = text.lines().filter(|l| l.contains("MALICIOUS")).collect();
     assert_eq!(lines.len() as u64, lost, "{text}");
     assert!(lines.iter().all(|l| l.contains("ERROR")), "{lines:?}");

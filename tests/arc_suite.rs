@@ -21,7 +21,7 @@
 mod common;
 
 use authsense::auth::{Authenticator, Outcome, SealContext, Sealer, SpfCheck, SpfResult};
-use common::dns::{FakeDns, Rec, Zone};
+use common::dns::{serve_txt, FakeDns};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_yaml::Value;
 use std::{fmt, net::IpAddr, time::Duration};
@@ -139,19 +139,7 @@ fn suite() -> Vec<(Records, Vec<Test>)> {
 /// A DNS server for `records` (one TXT RR each, in 255-byte strings, as
 /// the suite's `arcdns.py` serves them) and a configuration using it.
 async fn serve(records: &[(String, String)]) -> (FakeDns, authsense::config::Config) {
-    let mut zone = Zone::default();
-    for (name, txt) in records {
-        zone.add(
-            name,
-            Rec::Txt(txt.as_bytes().chunks(255).map(<[u8]>::to_vec).collect()),
-        );
-    }
-    let dns = FakeDns::start(zone).await;
-    let mut cfg = authsense::config::Config::default();
-    cfg.dns.nameservers = vec![dns.addr];
-    cfg.dns.timeout_ms = 300;
-    cfg.dns.attempts = 0;
-    (dns, cfg)
+    serve_txt(records.iter().map(|(n, t)| (n.as_str(), t.as_str()))).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,18 +271,7 @@ async fn mail_auth_arc_vectors() {
     for path in &names {
         let text = std::fs::read_to_string(path).unwrap();
         let (dns, msg) = text.split_once("\n\n").unwrap();
-        let mut zone = Zone::default();
-        for (name, txt) in dns.lines().filter_map(|l| l.split_once(' ')) {
-            zone.add(
-                name,
-                Rec::Txt(txt.as_bytes().chunks(255).map(<[u8]>::to_vec).collect()),
-            );
-        }
-        let dns = FakeDns::start(zone).await;
-        let mut cfg = authsense::config::Config::default();
-        cfg.dns.nameservers = vec![dns.addr];
-        cfg.dns.timeout_ms = 300;
-        cfg.dns.attempts = 0;
+        let (_dns, cfg) = serve_txt(dns.lines().filter_map(|l| l.split_once(' '))).await;
         let auth = Authenticator::new(&cfg.dns).unwrap();
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         let got = auth

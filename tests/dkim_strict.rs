@@ -11,7 +11,7 @@
 mod common;
 
 use authsense::auth::{Authenticator, Outcome, SealContext, Sealer, SpfCheck, SpfResult};
-use common::dns::{FakeDns, Rec, Zone};
+use common::dns::{serve_txt, FakeDns};
 use mail_auth::{AuthenticatedMessage, DkimResult, Parameters};
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
@@ -46,18 +46,8 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let mut zone = Zone::default();
     let records = std::fs::read_to_string(dir().join("records.txt")).unwrap();
-    for (name, txt) in records.lines().filter_map(|l| l.split_once(' ')) {
-        // One TXT RR in 255-octet character-strings (RFC 1035 §3.3.14).
-        let strings = txt.as_bytes().chunks(255).map(<[u8]>::to_vec).collect();
-        zone.add(name, Rec::Txt(strings));
-    }
-    let dns = FakeDns::start(zone).await;
-    let mut cfg = authsense::config::Config::default();
-    cfg.dns.nameservers = vec![dns.addr];
-    cfg.dns.timeout_ms = 300;
-    cfg.dns.attempts = 0;
+    let (dns, cfg) = serve_txt(records.lines().filter_map(|l| l.split_once(' '))).await;
     let auth = Authenticator::new(&cfg.dns).unwrap();
     Env {
         _dns: dns,

@@ -32,7 +32,7 @@
 mod common;
 
 use authsense::auth::{Authenticator, Outcome};
-use common::dns::{FakeDns, Rec, Zone};
+use common::dns::serve_txt;
 use mail_auth::{
     common::{crypto::Ed25519Key, headers::HeaderWriter},
     dkim::{Canonicalization, DkimSigner},
@@ -282,22 +282,9 @@ fn signed_vectors() -> Vec<Vector> {
     out
 }
 
-/// A TXT record as ≤255-byte character-strings.
-fn txt(s: &str) -> Rec {
-    Rec::Txt(s.as_bytes().chunks(255).map(<[u8]>::to_vec).collect())
-}
-
 /// Verifies `message` with `records` served, fresh resolver (no cache).
 async fn check(records: &[(String, String)], message: &[u8]) -> Vec<(Outcome, Option<String>)> {
-    let mut zone = Zone::default();
-    for (name, rec) in records {
-        zone.add(name, txt(rec));
-    }
-    let dns = FakeDns::start(zone).await;
-    let mut cfg = authsense::config::Config::default();
-    cfg.dns.nameservers = vec![dns.addr];
-    cfg.dns.timeout_ms = 300;
-    cfg.dns.attempts = 0;
+    let (_dns, cfg) = serve_txt(records.iter().map(|(n, t)| (n.as_str(), t.as_str()))).await;
     let auth = Authenticator::new(&cfg.dns).unwrap();
     let ip: IpAddr = "192.0.2.1".parse().unwrap();
     auth.check_message(message, ip, true, Duration::from_secs(5))

@@ -187,19 +187,7 @@ async fn allowlist_refuses_other_gateways() {
     s.stop().await;
 }
 
-/// Log output of this thread, for the refused-connection lines.
-#[derive(Clone, Default)]
-struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Log {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use common::log::Log;
 
 #[tokio::test]
 async fn refused_connections_are_logged_once_per_address_per_interval() {
@@ -219,7 +207,7 @@ async fn refused_connections_are_logged_once_per_address_per_interval() {
         assert!(c.reply().await.starts_with("554 5.7.1"));
     }
     s.stop().await;
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = log.text();
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("connection refused"))

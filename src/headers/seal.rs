@@ -178,7 +178,9 @@ impl Sealed {
             h,
         };
         let body = self.body.clone().finalize();
-        let mac = mac(keys.first(), &tags, x_agari, auth_results, &fields, &body);
+        let mac = mac_state(keys.first(), &tags, x_agari, auth_results, &fields, &body)
+            .finalize()
+            .into_bytes();
         format!(
             "v=1; k={}; t={}; c={}; h={}; s={}",
             tags.key,
@@ -243,20 +245,6 @@ struct Tags {
     time: u64,
     covers_ar: bool,
     h: String,
-}
-
-fn mac(
-    key: &[u8],
-    tags: &Tags,
-    x_agari: &str,
-    ar: Option<&str>,
-    fields: &[&(String, String)],
-    body: &[u8],
-) -> Vec<u8> {
-    mac_state(key, tags, x_agari, ar, fields, body)
-        .finalize()
-        .into_bytes()
-        .to_vec()
 }
 
 fn mac_state(

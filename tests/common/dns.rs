@@ -47,6 +47,30 @@ impl Rec {
     pub fn txt(s: &str) -> Rec {
         Rec::Txt(vec![s.as_bytes().to_vec()])
     }
+
+    /// One TXT RR holding `s` in 255-octet character-strings (RFC 1035
+    /// §3.3.14), as a long DKIM key record is published.
+    pub fn long_txt(s: &str) -> Rec {
+        Rec::Txt(s.as_bytes().chunks(255).map(<[u8]>::to_vec).collect())
+    }
+}
+
+/// Serves the TXT `records` (name, text) and returns the server with a
+/// configuration whose resolver asks only it, with short timeouts and no
+/// retries.
+pub async fn serve_txt<'a>(
+    records: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> (FakeDns, authsense::config::Config) {
+    let mut zone = Zone::default();
+    for (name, txt) in records {
+        zone.add(name, Rec::long_txt(txt));
+    }
+    let dns = FakeDns::start(zone).await;
+    let mut cfg = authsense::config::Config::default();
+    cfg.dns.nameservers = vec![dns.addr];
+    cfg.dns.timeout_ms = 300;
+    cfg.dns.attempts = 0;
+    (dns, cfg)
 }
 
 /// What the server answers.

@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod conformance;
 pub mod dns;
+pub mod log;
 pub mod sensor;
 
 use authsense::{
