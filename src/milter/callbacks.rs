@@ -19,10 +19,13 @@ use super::evaluate::{decides_at_mail, needs_message};
 use super::session::{MailDecision, Session};
 use super::Shared;
 use indymilter::{
-    Actions, Callbacks, ContextActions, EomContext, MacroStage, NegotiateContext, ProtoOpts,
-    SetErrorReply, SocketInfo, Status,
+    Actions, CallbackFuture, Callbacks, Context, ContextActions, EomContext, MacroStage,
+    NegotiateContext, ProtoOpts, SetErrorReply, SocketInfo, Status,
 };
-use std::{ffi::CStr, sync::Arc};
+use std::{
+    ffi::{CStr, CString},
+    sync::Arc,
+};
 use tracing::{error, warn};
 
 /// Per-connection data: the session and the protocol options in force.
@@ -58,8 +61,8 @@ const NOREPLY: ProtoOpts = ProtoOpts::NOREPLY_CONNECT
 /// "continue"), and the steps the MTA need not send at all: RCPT and DATA
 /// (nothing is decided there), and the body when only SPF is evaluated. Each
 /// skipped step is a write and a wake-up less per message, and DATA a whole
-/// round trip (the seal needs the body: see [`crate::headers::seal`]). The callbacks stay registered for MTAs that do not offer
-/// these options.
+/// round trip (the seal needs the body: see [`crate::headers::seal`]). The
+/// callbacks stay registered for MTAs that do not offer these options.
 fn wanted_opts(shared: &Shared) -> (ProtoOpts, ProtoOpts) {
     let cfg = &shared.config;
     let mut noreply = NOREPLY;
@@ -73,97 +76,118 @@ fn wanted_opts(shared: &Shared) -> (ProtoOpts, ProtoOpts) {
     (noreply, skipped)
 }
 
-/// Builds the callback table over shared state.
+/// The callback table: each protocol step goes to the handler of its name.
 pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
-    let (noreply_wanted, skipped) = wanted_opts(&shared);
+    let wanted = wanted_opts(&shared);
     Callbacks::new()
-        .on_negotiate(move |cx, _, mta_opts| {
-            let noreply = mta_opts & noreply_wanted;
-            let leading_space = mta_opts.contains(ProtoOpts::LEADING_SPACE);
-            cx.data = Some(Conn {
-                session: Session::new(shared.clone()),
-                noreply,
-                leading_space,
-            });
-            let mut opts = noreply | (mta_opts & skipped);
-            if leading_space {
-                opts |= ProtoOpts::LEADING_SPACE;
+        .on_negotiate(move |cx, _, mta| Box::pin(handle_negotiate(cx, shared.clone(), wanted, mta)))
+        .on_connect(|cx, host, socket| ready(handle_connect(cx, &host, socket)))
+        .on_helo(|cx, name| ready(handle_helo(cx, &name)))
+        .on_mail(|cx, args| Box::pin(handle_mail(cx, args)))
+        .on_rcpt(|cx, _| ready(handle_rcpt(cx)))
+        .on_data(|_| ready(Status::Continue))
+        .on_header(|cx, name, value| ready(handle_header(cx, &name, &value)))
+        .on_body(|cx, chunk| ready(handle_body(cx, &chunk)))
+        .on_eom(|cx| Box::pin(handle_eom(cx)))
+        .on_abort(|cx| ready(handle_abort(cx)))
+}
+
+/// A step answered at once, without waiting for anything.
+fn ready<'a>(status: Status) -> CallbackFuture<'a> {
+    Box::pin(std::future::ready(status))
+}
+
+/// Negotiate: a new MTA connection gets its session; we take the no-reply
+/// and skip options we want among those the MTA offers.
+async fn handle_negotiate(
+    cx: &mut NegotiateContext<Conn>,
+    shared: Arc<Shared>,
+    (noreply_wanted, skipped): (ProtoOpts, ProtoOpts),
+    mta_opts: ProtoOpts,
+) -> Status {
+    let noreply = mta_opts & noreply_wanted;
+    let leading_space = mta_opts.contains(ProtoOpts::LEADING_SPACE);
+    cx.data = Some(Conn {
+        session: Session::new(shared),
+        noreply,
+        leading_space,
+    });
+    let mut opts = noreply | (mta_opts & skipped);
+    if leading_space {
+        opts |= ProtoOpts::LEADING_SPACE;
+    }
+    negotiate(cx, opts).await
+}
+
+fn handle_connect(cx: &mut Context<Conn>, hostname: &CStr, socket: SocketInfo) -> Status {
+    let ip = match socket {
+        SocketInfo::Inet(addr) => Some(addr.ip()),
+        _ => None,
+    };
+    cx.data.as_mut().map_or(Status::Continue, |c| {
+        c.session.connect(text(hostname), ip);
+        c.ack(ProtoOpts::NOREPLY_CONNECT)
+    })
+}
+
+fn handle_helo(cx: &mut Context<Conn>, name: &CStr) -> Status {
+    cx.data.as_mut().map_or(Status::Continue, |c| {
+        c.session.helo(&text(name));
+        c.ack(ProtoOpts::NOREPLY_HELO)
+    })
+}
+
+/// MAIL: SPF may decide here (`reject_spf`, `on_error = tempfail`).
+async fn handle_mail(cx: &mut Context<Conn>, args: Vec<CString>) -> Status {
+    let auth = cx.macros.get(c"{auth_authen}").map(text);
+    let Some(c) = cx.data.as_mut() else {
+        return Status::Continue;
+    };
+    let sender = args.first().map(|a| text(a)).unwrap_or_default();
+    match c.session.mail(&sender, auth.as_deref()).await {
+        MailDecision::Continue => c.ack(ProtoOpts::NOREPLY_MAIL),
+        MailDecision::Tempfail => Status::Tempfail,
+        MailDecision::Reject(msg) => {
+            let msg = msg.replace('%', "%%");
+            if let Err(e) = cx.reply.set_error_reply("550", Some("5.7.23"), [msg]) {
+                warn!("cannot set reject reply: {e}");
             }
-            Box::pin(negotiate(cx, opts))
-        })
-        .on_connect(|cx, hostname, socket| {
-            let ip = match socket {
-                SocketInfo::Inet(addr) => Some(addr.ip()),
-                _ => None,
-            };
-            let status = cx.data.as_mut().map_or(Status::Continue, |c| {
-                c.session.connect(text(&hostname), ip);
-                c.ack(ProtoOpts::NOREPLY_CONNECT)
-            });
-            Box::pin(async move { status })
-        })
-        .on_helo(|cx, name| {
-            let status = cx.data.as_mut().map_or(Status::Continue, |c| {
-                c.session.helo(&text(&name));
-                c.ack(ProtoOpts::NOREPLY_HELO)
-            });
-            Box::pin(async move { status })
-        })
-        .on_mail(|cx, args| {
-            Box::pin(async move {
-                let auth = cx.macros.get(c"{auth_authen}").map(text);
-                let Some(c) = cx.data.as_mut() else {
-                    return Status::Continue;
-                };
-                let sender = args.first().map(|a| text(a)).unwrap_or_default();
-                match c.session.mail(&sender, auth.as_deref()).await {
-                    MailDecision::Continue => c.ack(ProtoOpts::NOREPLY_MAIL),
-                    MailDecision::Tempfail => Status::Tempfail,
-                    MailDecision::Reject(msg) => {
-                        let msg = msg.replace('%', "%%");
-                        if let Err(e) = cx.reply.set_error_reply("550", Some("5.7.23"), [msg]) {
-                            warn!("cannot set reject reply: {e}");
-                        }
-                        Status::Reject
-                    }
-                }
-            })
-        })
-        .on_rcpt(|cx, _| {
-            let status = cx
-                .data
-                .as_ref()
-                .map_or(Status::Continue, |c| c.ack(ProtoOpts::NOREPLY_RCPT));
-            Box::pin(async move { status })
-        })
-        .on_data(|_| Box::pin(async { Status::Continue }))
-        .on_header(|cx, name, value| {
-            let status = cx.data.as_mut().map_or(Status::Continue, |c| {
-                let mut value = text(&value);
-                if !c.leading_space {
-                    // Without SMFIP_HDR_LEADSPC the MTA drops the space after
-                    // the colon; put the usual one back.
-                    value.insert(0, ' ');
-                }
-                c.session.header(&text(&name), &value);
-                c.ack(ProtoOpts::NOREPLY_HEADER)
-            });
-            Box::pin(async move { status })
-        })
-        .on_body(|cx, chunk| {
-            let status = cx.data.as_mut().map_or(Status::Continue, |c| {
-                c.session.body(&chunk);
-                c.ack(ProtoOpts::NOREPLY_BODY)
-            });
-            Box::pin(async move { status })
-        })
-        .on_eom(|cx| Box::pin(eom(cx)))
-        .on_abort(|cx| {
-            if let Some(c) = cx.data.as_mut() {
-                c.session.abort();
-            }
-            Box::pin(async { Status::Continue })
-        })
+            Status::Reject
+        }
+    }
+}
+
+fn handle_rcpt(cx: &mut Context<Conn>) -> Status {
+    cx.data
+        .as_ref()
+        .map_or(Status::Continue, |c| c.ack(ProtoOpts::NOREPLY_RCPT))
+}
+
+fn handle_header(cx: &mut Context<Conn>, name: &CStr, value: &CStr) -> Status {
+    cx.data.as_mut().map_or(Status::Continue, |c| {
+        let mut value = text(value);
+        if !c.leading_space {
+            // Without SMFIP_HDR_LEADSPC the MTA drops the space after the
+            // colon; put the usual one back.
+            value.insert(0, ' ');
+        }
+        c.session.header(&text(name), &value);
+        c.ack(ProtoOpts::NOREPLY_HEADER)
+    })
+}
+
+fn handle_body(cx: &mut Context<Conn>, chunk: &[u8]) -> Status {
+    cx.data.as_mut().map_or(Status::Continue, |c| {
+        c.session.body(chunk);
+        c.ack(ProtoOpts::NOREPLY_BODY)
+    })
+}
+
+fn handle_abort(cx: &mut Context<Conn>) -> Status {
+    if let Some(c) = cx.data.as_mut() {
+        c.session.abort();
+    }
+    Status::Continue
 }
 
 async fn negotiate(cx: &mut NegotiateContext<Conn>, opts: ProtoOpts) -> Status {
@@ -175,7 +199,8 @@ async fn negotiate(cx: &mut NegotiateContext<Conn>, opts: ProtoOpts) -> Status {
     Status::Continue
 }
 
-async fn eom(cx: &mut EomContext<Conn>) -> Status {
+/// End of message: delete the forgeries, insert the stamps (and seals).
+async fn handle_eom(cx: &mut EomContext<Conn>) -> Status {
     let queue_id = cx.macros.get(c"i").map(text);
     let Some(c) = cx.data.as_mut() else {
         return Status::Accept;
