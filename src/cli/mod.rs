@@ -6,6 +6,7 @@ mod milter;
 mod postfix_config;
 mod sensor;
 mod status;
+mod template;
 
 pub use export::{export, ExportArgs};
 pub use milter::{check, milter};
