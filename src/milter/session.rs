@@ -4,9 +4,9 @@
 
 use super::capture::Capture;
 use super::evaluate::{self, decides_at_mail, needs_message, SpfTask};
-use super::stamp::{self, Forgeries};
+use super::stamp::Forgeries;
 use super::Shared;
-use crate::auth::{SpfRequest, SpfVerdict};
+use crate::auth::SpfVerdict;
 use crate::config::{Mode, OnError};
 use crate::headers::seal::Sealed;
 use std::{net::IpAddr, sync::Arc, time::Instant};
@@ -46,6 +46,8 @@ pub struct EomPlan {
     /// ARC-Authentication-Results), inserted at the top after the stamps.
     pub arc_set: Vec<(String, String)>,
 }
+
+mod eom;
 
 struct Message {
     role: Role,
@@ -134,16 +136,8 @@ impl Session {
                 .any(|n| n.contains(&ip))
         });
         if role == Role::Stamp && !via_relay {
-            let evaluation = match self.start_evaluation(&mail_from) {
-                Ok(task) if !decides_at_mail(&self.shared.config) => {
-                    pending = Some(task);
-                    Ok(None)
-                }
-                Ok(task) => evaluate::join_spf(task).await.map(Some),
-                Err(why) => Err(why),
-            };
-            match evaluation {
-                Ok(v) => verdict = v.map(|(v, _)| v),
+            match self.evaluate_at_mail(&mail_from).await {
+                Ok((v, p)) => (verdict, pending) = (v, p),
                 Err(why) => {
                     warn!(client_ip = ?self.client_ip, helo = %self.helo, mailfrom = %mail_from, error = %why, on_error = ?self.shared.config.on_error, "internal error, message not stamped");
                     if self.shared.config.on_error == OnError::Tempfail {
@@ -154,18 +148,16 @@ impl Session {
             }
         }
         let spf_us = started.elapsed().as_micros();
-        let decision = match &verdict {
-            Some(v)
-                if self
-                    .shared
-                    .config
-                    .reject_spf
-                    .iter()
-                    .any(|r| r.0 == v.mail_from.result) =>
-            {
-                MailDecision::Reject(evaluate::reject_text(&v.mail_from, self.client_ip))
-            }
-            _ => MailDecision::Continue,
+        let rejected = verdict.as_ref().filter(|v| {
+            self.shared
+                .config
+                .reject_spf
+                .iter()
+                .any(|r| r.0 == v.mail_from.result)
+        });
+        let decision = match rejected {
+            Some(v) => MailDecision::Reject(evaluate::reject_text(&v.mail_from, self.client_ip)),
+            None => MailDecision::Continue,
         };
         if let MailDecision::Reject(_) = decision {
             self.log(
@@ -197,6 +189,21 @@ impl Session {
             spf_us,
         });
         decision
+    }
+
+    /// Starts SPF: awaited here when MAIL's answer depends on it, else left
+    /// running until end of message.
+    async fn evaluate_at_mail(
+        &self,
+        mail_from: &str,
+    ) -> Result<(Option<SpfVerdict>, Option<SpfTask>), String> {
+        let task = self.start_evaluation(mail_from)?;
+        if decides_at_mail(&self.shared.config) {
+            let (v, _) = evaluate::join_spf(task).await?;
+            Ok((Some(v), None))
+        } else {
+            Ok((None, Some(task)))
+        }
     }
 
     /// SPF for both identities, started as a task (see [`evaluate::spawn_spf`]).
@@ -244,156 +251,13 @@ impl Session {
         }
     }
 
-    /// End of message: DKIM, ARC and iprev under what is left of the time
-    /// budget, then what to delete and insert. Logs the message's line.
-    pub async fn eom(&mut self, queue_id: Option<&str>) -> EomPlan {
-        let Some(mut msg) = self.msg.take() else {
-            return EomPlan::default();
-        };
-        if let Some(task) = msg.pending.take() {
-            match evaluate::join_spf(task).await {
-                Ok((v, us)) => {
-                    msg.verdict = Some(v);
-                    msg.spf_us = us;
-                }
-                Err(why) => {
-                    // Only reached under on_error = accept (decides_at_mail).
-                    warn!(client_ip = ?self.client_ip, helo = %self.helo, mailfrom = %msg.mail_from, error = %why, "internal error, message not stamped");
-                    msg.role = Role::StripOnly("internal-error");
-                    msg.capture = None;
-                }
-            }
-        }
-        let mut origin = self.client_ip.map(|ip| (ip, self.helo.clone()));
-        if let Some(received) = msg.deferred.take() {
-            // Came through a trusted relay: evaluate the first external hop.
-            let trusted = &self.shared.config.trusted_networks;
-            match evaluate::external_hop(&received, trusted) {
-                Some((ip, helo)) => {
-                    let t = Instant::now();
-                    let req = SpfRequest {
-                        ip,
-                        helo: &helo,
-                        mail_from: &msg.mail_from,
-                        receiver: &self.shared.authserv_id,
-                    };
-                    let budget = self.shared.config.auth_timeout();
-                    msg.verdict = Some(self.shared.auth.check_spf(&req, budget).await);
-                    msg.spf_us = t.elapsed().as_micros();
-                    origin = Some((ip, helo));
-                }
-                None => {
-                    // Internal mail: nothing to stamp, headers left alone.
-                    msg.role = Role::Untouched("internal-origin");
-                    msg.forgeries = Forgeries::default();
-                    msg.capture = None;
-                }
-            }
-        }
-        let mut plan = EomPlan {
-            deletions: msg.forgeries.deletions().collect(),
-            ..EomPlan::default()
-        };
-        let client = origin.as_ref().map(|(ip, _)| *ip);
-        let mut sealed = Vec::new();
-        let (checks, dmarc) = match (msg.capture.take(), client, &msg.verdict) {
-            (Some(capture), Some(ip), Some(v)) => {
-                let (raw, complete) = capture.finish();
-                let started = Instant::now();
-                let spent = std::time::Duration::from_micros(msg.spf_us as u64);
-                let budget = self.shared.config.auth_timeout().saturating_sub(spent);
-                let auth = &self.shared.auth;
-                let checks = auth.check_message(&raw, ip, complete, budget).await;
-                let left = budget.saturating_sub(started.elapsed());
-                let dmarc = Some(evaluate::dmarc(auth, &checks, v, queue_id, left).await);
-                if let (Some(sealer), true, Some((_, helo))) =
-                    (&self.shared.sealer, complete, &origin)
-                {
-                    sealed = self.seal(sealer, &raw, ip, helo, v, left).await;
-                }
-                (Some(checks), dmarc)
-            }
-            _ => (None, None),
-        };
-        if let (Role::Stamp, Some(v), Some((ip, helo))) = (msg.role, &msg.verdict, &origin) {
-            let id = &self.shared.authserv_id;
-            let results = stamp::Results {
-                helo,
-                ip: *ip,
-                spf: v,
-                checks: checks.as_ref(),
-                dmarc: dmarc.as_ref(),
-            };
-            plan.inserts.push((
-                stamp::X_AGARI,
-                results.x_agari(id, &self.shared.config.methods),
-            ));
-            if self.shared.config.add_authentication_results {
-                plan.inserts
-                    .push((stamp::AUTH_RESULTS, results.authentication_results(id)));
-            }
-            if let (Some(bound), Some(keys)) = (msg.sealed.take(), &self.shared.seal_keys) {
-                let xa = &plan.inserts[0].1;
-                let ar = plan.inserts.get(1).map(|(_, v)| v.as_str());
-                let seal = bound.seal(keys, xa, ar, unix_now());
-                plan.inserts.insert(0, (stamp::SEAL, seal));
-            }
-            plan.arc_set = sealed;
-        }
-        let action = match msg.role {
-            Role::Stamp => "stamp",
-            Role::StripOnly(why) | Role::Untouched(why) => why,
-        };
-        let elapsed = msg.started.elapsed().as_micros();
-        self.log(
-            queue_id,
-            &msg.mail_from,
-            msg.verdict.as_ref(),
-            action,
-            plan.deletions.len(),
-            msg.spf_us,
-            elapsed,
-        );
-        plan
-    }
-
-    /// Our ARC set over the message (empty, with a warning, if it cannot be
-    /// sealed: sealing never holds mail up).
-    async fn seal(
-        &self,
-        sealer: &crate::auth::Sealer,
-        raw: &[u8],
-        ip: IpAddr,
-        helo: &str,
-        v: &SpfVerdict,
-        budget: std::time::Duration,
-    ) -> Vec<(String, String)> {
-        let ctx = crate::auth::SealContext {
-            authserv_id: &self.shared.authserv_id,
-            ip,
-            helo,
-            spf: &v.mail_from,
-        };
-        match tokio::time::timeout(budget, self.shared.auth.arc_seal(sealer, raw, &ctx)).await {
-            Ok(Ok(set)) => set,
-            Ok(Err(e)) => {
-                warn!(error = %e, "ARC set not added");
-                Vec::new()
-            }
-            Err(_) => {
-                warn!("ARC set not added: time budget exhausted");
-                Vec::new()
-            }
-        }
-    }
-
     /// The transaction was aborted (RSET, QUIT mid-message, client gone).
     pub fn abort(&mut self) {
         self.msg = None;
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn log(
+    pub(super) fn log(
         &self,
         queue_id: Option<&str>,
         mail_from: &str,
@@ -423,11 +287,4 @@ impl Session {
             "message"
         );
     }
-}
-
-/// Seconds since the Unix epoch (the seal's `t=`).
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
