@@ -220,162 +220,121 @@ pub async fn message(State(st): State<WebState>, Path(id): Path<String>) -> Resp
         Err(e) => return e,
     };
     let mut b = format!("<h1>Message {id}</h1><dl class=\"record\">");
-    let mbox = |m: Option<&crate::sensor::record::Mailbox>| {
-        m.map_or("-".into(), |m| {
-            esc(&format!(
-                "{} <{}>",
-                m.name.as_deref().unwrap_or(""),
-                m.address.as_deref().unwrap_or("")
-            ))
-        })
-    };
-    row(
-        &mut b,
-        "message-subject",
-        "Subject",
-        &esc_opt(r.subject.as_deref()),
-    );
-    row(&mut b, "message-ts", "Received", &esc(&r.ts));
-    row(&mut b, "message-uid", "Copy id", &esc(&r.uid));
+    for (id, label, value) in record_rows(&r) {
+        row(&mut b, id, label, &value);
+    }
+    let _ = write!(b, "</dl><p><a href=\"/api/messages/{id}\">JSON</a></p>");
+    respond(StatusCode::OK, "Message", &b)
+}
+
+/// The message page's rows: element id, label, HTML value.
+fn record_rows(r: &Record) -> Vec<(&'static str, &'static str, String)> {
     let gw = format!(
         "{} ({}){}",
         r.gateway.ip,
         r.gateway.helo,
         if r.gateway.tls { " TLS" } else { "" }
     );
-    row(&mut b, "message-gateway", "Gateway", &esc(&gw));
-    row(
-        &mut b,
-        "message-sender",
-        "Original sender",
-        &esc_opt(r.original.mailfrom.as_deref()),
-    );
-    row(
-        &mut b,
-        "message-helo",
-        "Original HELO",
-        &esc_opt(r.original.helo.as_deref()),
-    );
-    row(
-        &mut b,
-        "message-client",
-        "Original client",
-        &esc_opt(r.original.client_ip.as_deref()),
-    );
-    row(&mut b, "message-from", "From", &mbox(r.from.as_ref()));
-    row(
-        &mut b,
-        "message-rcpt",
-        "Recipients",
-        &esc(&r.rcptto.join(", ")),
-    );
-    row(
-        &mut b,
-        "message-msgid",
-        "Message-ID",
-        &esc_opt(r.msg_id.as_deref()),
-    );
-    row(
-        &mut b,
-        "message-source",
-        "Results from",
-        r.auth.source.as_str(),
-    );
-    row(&mut b, "message-spf", "SPF", &method(r.auth.spf.as_ref()));
-    let dkim: Vec<String> = r.auth.dkim.iter().map(|d| method(Some(d))).collect();
-    row(
-        &mut b,
-        "message-dkim",
-        "DKIM",
-        &if dkim.is_empty() {
-            "-".into()
-        } else {
-            dkim.join("<br>")
-        },
-    );
-    row(
-        &mut b,
-        "message-dmarc",
-        "DMARC",
-        &method(r.auth.dmarc.as_ref()),
-    );
-    row(
-        &mut b,
-        "message-raw",
-        "Trusted header",
-        &esc_opt(r.auth.raw.as_deref()),
-    );
-    row(&mut b, "message-verdict", "Verdict", &verdict(&r));
-    let reasons: Vec<String> = r
-        .reasons
-        .iter()
-        .map(|x| esc(&format!("{} (+{}): {}", x.rule, x.points, x.detail)))
-        .collect();
-    row(
-        &mut b,
-        "message-reasons",
-        "Reasons",
-        &if reasons.is_empty() {
-            "-".into()
-        } else {
-            reasons.join("<br>")
-        },
-    );
-    let path: Vec<String> = r
-        .path
-        .iter()
-        .map(|h| {
-            esc(&format!(
-                "from {} [{}] by {}",
-                h.from_host.as_deref().unwrap_or("?"),
-                h.from_ip.as_deref().unwrap_or("?"),
-                h.by_host.as_deref().unwrap_or("?")
-            ))
-        })
-        .collect();
-    row(&mut b, "message-path", "Received path", &path.join("<br>"));
-    let att: Vec<String> = r
-        .attachments
-        .iter()
-        .map(|a| {
-            esc(&format!(
-                "{} {} {} B sha256={}",
-                a.name.as_deref().unwrap_or("-"),
-                a.mime_type,
-                a.size,
-                a.sha256
-            ))
-        })
-        .collect();
-    row(
-        &mut b,
-        "message-attachments",
-        "Attachments",
-        &if att.is_empty() {
-            "-".into()
-        } else {
-            att.join("<br>")
-        },
-    );
-    let urls: Vec<String> = r.urls.iter().map(|u| esc(&u.url)).collect();
-    row(
-        &mut b,
-        "message-urls",
-        "URLs",
-        &if urls.is_empty() {
-            "-".into()
-        } else {
-            urls.join("<br>")
-        },
-    );
-    row(
-        &mut b,
-        "message-size",
-        "Size",
-        &format!("{} octets", r.size),
-    );
-    let _ = write!(b, "</dl><p><a href=\"/api/messages/{id}\">JSON</a></p>");
-    respond(StatusCode::OK, "Message", &b)
+    let o = &r.original;
+    let a = &r.auth;
+    let sealed = if a.sealed { "sealed" } else { "not sealed" };
+    let source = format!("{} ({sealed})", a.source.as_str());
+    vec![
+        ("message-subject", "Subject", esc_opt(r.subject.as_deref())),
+        ("message-ts", "Received", esc(&r.ts)),
+        ("message-uid", "Copy id", esc(&r.uid)),
+        ("message-gateway", "Gateway", esc(&gw)),
+        (
+            "message-sender",
+            "Original sender",
+            esc_opt(o.mailfrom.as_deref()),
+        ),
+        ("message-helo", "Original HELO", esc_opt(o.helo.as_deref())),
+        (
+            "message-client",
+            "Original client",
+            esc_opt(o.client_ip.as_deref()),
+        ),
+        ("message-from", "From", mailbox(r.from.as_ref())),
+        ("message-rcpt", "Recipients", esc(&r.rcptto.join(", "))),
+        ("message-msgid", "Message-ID", esc_opt(r.msg_id.as_deref())),
+        ("message-source", "Results from", esc(&source)),
+        (
+            "message-tamper",
+            "Not believed because",
+            esc_opt(a.tamper.as_deref()),
+        ),
+        ("message-spf", "SPF", method(a.spf.as_ref())),
+        (
+            "message-dkim",
+            "DKIM",
+            lines(a.dkim.iter().map(|d| method(Some(d)))),
+        ),
+        ("message-dmarc", "DMARC", method(a.dmarc.as_ref())),
+        ("message-raw", "Trusted header", esc_opt(a.raw.as_deref())),
+        ("message-verdict", "Verdict", verdict(r)),
+        (
+            "message-reasons",
+            "Reasons",
+            lines(
+                r.reasons
+                    .iter()
+                    .map(|x| esc(&format!("{} (+{}): {}", x.rule, x.points, x.detail))),
+            ),
+        ),
+        (
+            "message-path",
+            "Received path",
+            lines(r.path.iter().map(|h| {
+                esc(&format!(
+                    "from {} [{}] by {}",
+                    h.from_host.as_deref().unwrap_or("?"),
+                    h.from_ip.as_deref().unwrap_or("?"),
+                    h.by_host.as_deref().unwrap_or("?")
+                ))
+            })),
+        ),
+        (
+            "message-attachments",
+            "Attachments",
+            lines(r.attachments.iter().map(|a| {
+                esc(&format!(
+                    "{} {} {} B sha256={}",
+                    a.name.as_deref().unwrap_or("-"),
+                    a.mime_type,
+                    a.size,
+                    a.sha256
+                ))
+            })),
+        ),
+        (
+            "message-urls",
+            "URLs",
+            lines(r.urls.iter().map(|u| esc(&u.url))),
+        ),
+        ("message-size", "Size", format!("{} octets", r.size)),
+    ]
+}
+
+/// HTML lines joined by `<br>`, or `-` when there are none.
+fn lines(items: impl Iterator<Item = String>) -> String {
+    let v: Vec<String> = items.collect();
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join("<br>")
+    }
+}
+
+/// `name <address>`, escaped, or `-`.
+fn mailbox(m: Option<&crate::sensor::record::Mailbox>) -> String {
+    m.map_or("-".into(), |m| {
+        esc(&format!(
+            "{} <{}>",
+            m.name.as_deref().unwrap_or(""),
+            m.address.as_deref().unwrap_or("")
+        ))
+    })
 }
 
 fn not_found_page(what: &str) -> Response {
