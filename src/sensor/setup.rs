@@ -50,66 +50,10 @@ pub fn build_with(
         ));
     }
     let hostname = sc.hostname.clone().unwrap_or_else(crate::host_name);
-    let milter_id = cfg
-        .milter
-        .authserv_id
-        .clone()
-        .unwrap_or_else(crate::host_name);
-    let trusted = if sc.trusted_authserv_ids.is_empty() {
-        vec![milter_id.clone()]
-    } else {
-        sc.trusted_authserv_ids.clone()
-    };
-    let (tls, self_signed_pem) = match (&sc.tls_cert, &sc.tls_key, sc.self_signed) {
-        (Some(cert), Some(key), _) => (Some(tls::from_files(cert, key)?), None),
-        (Some(_), None, _) | (None, Some(_), _) => {
-            return Err("sensor.tls_cert and sensor.tls_key must be given together".into())
-        }
-        (None, None, true) => {
-            let (acceptor, pem) = tls::self_signed(&hostname)?;
-            (Some(acceptor), Some(pem))
-        }
-        (None, None, false) => (None, None),
-    };
-    if sc.require_tls && tls.is_none() {
-        return Err("sensor.require_tls needs tls_cert/tls_key or self_signed".into());
-    }
-    let st = &cfg.store;
-    let opts = StoreOptions {
-        retention_days: (st.retention_days > 0).then_some(st.retention_days),
-        max_db_bytes: (st.max_size_mb > 0).then_some(st.max_size_mb * 1024 * 1024),
-        commit_delay: std::time::Duration::from_micros(st.commit_delay_us),
-        ..StoreOptions::default()
-    };
-    let store = open(&st.location(), opts).map_err(|e| e.to_string())?;
-    let seal_keys = cfg.seal.keys()?;
-    let sealed = match (&sc.sealed_authserv_ids, &seal_keys) {
-        (Some(ids), _) => ids.clone(),
-        (None, Some(_)) => vec![milter_id.clone()],
-        (None, None) => Vec::new(),
-    };
-    if !sealed.is_empty() && seal_keys.is_none() {
-        return Err(format!(
-            "[sensor] sealed_authserv_ids = {sealed:?} needs [seal] key_file: \
-             without the key no stamp of theirs could be believed"
-        ));
-    }
-    if let Some(id) = sealed
-        .iter()
-        .find(|s| !trusted.iter().any(|t| t.eq_ignore_ascii_case(s)))
-    {
-        return Err(format!(
-            "[sensor] sealed_authserv_ids lists {id:?}, which is not in trusted_authserv_ids"
-        ));
-    }
-    let extract = ExtractOptions {
-        trusted_authserv_ids: trusted,
-        sealed_authserv_ids: sealed,
-        seal_keys,
-        seal_max_age_secs: cfg.seal.max_age_hours.saturating_mul(3600),
-        journal_sources: sc.journal_sources.clone(),
-        ..ExtractOptions::default()
-    };
+    // Everything is checked before the store is opened (and maybe created).
+    let extract = trust_options(cfg)?;
+    let (tls, self_signed_pem) = tls_of(sc, &hostname)?;
+    let store = open(&cfg.store.location(), store_options(cfg)).map_err(|e| e.to_string())?;
     let started = if cfg.alerts.enabled() {
         let wiring = super::alerts::Wiring {
             org_domains: cfg.analysis.org_domains.clone(),
@@ -132,6 +76,87 @@ pub fn build_with(
         self_signed_pem,
         alerts: running,
     })
+}
+
+/// What the sensor believes: trusted and sealed authserv-ids (default: the
+/// milter's; sealed when a seal key is configured), the seal keys and the
+/// journaling sources.
+///
+/// # Errors
+/// A sealed id without a key, or one that is not trusted.
+pub fn trust_options(cfg: &Config) -> Result<ExtractOptions, String> {
+    let sc = &cfg.sensor;
+    let milter_id = cfg
+        .milter
+        .authserv_id
+        .clone()
+        .unwrap_or_else(crate::host_name);
+    let trusted = if sc.trusted_authserv_ids.is_empty() {
+        vec![milter_id.clone()]
+    } else {
+        sc.trusted_authserv_ids.clone()
+    };
+    let seal_keys = cfg.seal.keys()?;
+    let sealed = match (&sc.sealed_authserv_ids, &seal_keys) {
+        (Some(ids), _) => ids.clone(),
+        (None, Some(_)) => vec![milter_id],
+        (None, None) => Vec::new(),
+    };
+    if !sealed.is_empty() && seal_keys.is_none() {
+        return Err(format!(
+            "[sensor] sealed_authserv_ids = {sealed:?} needs [seal] key_file: \
+             without the key no stamp of theirs could be believed"
+        ));
+    }
+    if let Some(id) = sealed
+        .iter()
+        .find(|s| !trusted.iter().any(|t| t.eq_ignore_ascii_case(s)))
+    {
+        return Err(format!(
+            "[sensor] sealed_authserv_ids lists {id:?}, which is not in trusted_authserv_ids"
+        ));
+    }
+    Ok(ExtractOptions {
+        trusted_authserv_ids: trusted,
+        sealed_authserv_ids: sealed,
+        seal_keys,
+        seal_max_age_secs: cfg.seal.max_age_hours.saturating_mul(3600),
+        journal_sources: sc.journal_sources.clone(),
+        ..ExtractOptions::default()
+    })
+}
+
+/// STARTTLS as configured: files, a self-signed certificate, or none.
+fn tls_of(
+    sc: &crate::config::SensorConfig,
+    hostname: &str,
+) -> Result<(Option<tokio_rustls::TlsAcceptor>, Option<String>), String> {
+    let (tls, pem) = match (&sc.tls_cert, &sc.tls_key, sc.self_signed) {
+        (Some(cert), Some(key), _) => (Some(tls::from_files(cert, key)?), None),
+        (Some(_), None, _) | (None, Some(_), _) => {
+            return Err("sensor.tls_cert and sensor.tls_key must be given together".into())
+        }
+        (None, None, true) => {
+            let (acceptor, pem) = tls::self_signed(hostname)?;
+            (Some(acceptor), Some(pem))
+        }
+        (None, None, false) => (None, None),
+    };
+    if sc.require_tls && tls.is_none() {
+        return Err("sensor.require_tls needs tls_cert/tls_key or self_signed".into());
+    }
+    Ok((tls, pem))
+}
+
+/// The store's options from `[store]`.
+fn store_options(cfg: &Config) -> StoreOptions {
+    let st = &cfg.store;
+    StoreOptions {
+        retention_days: (st.retention_days > 0).then_some(st.retention_days),
+        max_db_bytes: (st.max_size_mb > 0).then_some(st.max_size_mb * 1024 * 1024),
+        commit_delay: std::time::Duration::from_micros(st.commit_delay_us),
+        ..StoreOptions::default()
+    }
 }
 
 /// The key that tags alert mail (`X-Authsense-Alert`, see
