@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # bench/sensor-report.sh: sourced by bench/sensor (uses its globals): the
-# throughput table, the memory test (part 2) and the BENCHMARKS.md section.
+# throughput table, the memory test (part 2) and the run's report.
 
 # report RESULTS_TSV: markdown table + verdict lines on stdout.
 report() {
@@ -108,7 +108,7 @@ print("VmRSS over time (s, MiB): " + ", ".join("%g: %.0f" % (t, v / 1024) for t,
 PY
 }
 
-# write_md TABLE RSS_MD T_BENCH ELAPSED: the BENCHMARKS.md section of this run.
+# write_md TABLE RSS_MD T_BENCH ELAPSED: this run's report (bench/results/), on stdout.
 write_md() {
     local NULL_IN="" DISCARD_IN=""
     [[ " ${SINKS[*]} " == *" null "* ]] && NULL_IN=1
@@ -118,8 +118,7 @@ write_md() {
     dirty=$(git -C "$REPO" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l)
     sha=$(sha256sum "$AUTHSENSE_BIN" | cut -c1-12)
     cat <<EOF
-
-### Run $(date -u '+%Y-%m-%d %H:%M UTC') — bench/sensor
+## Run $BENCH_RUN_UTC — bench/sensor
 
 - Host: $(nproc) CPUs (\`nproc\`), $(uname -sr), Debian $(cat /etc/debian_version 2>/dev/null), Postfix $(postconf -h -d mail_version 2>/dev/null) (smtp-source, smtp-sink), aiosmtpd $(/usr/bin/python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)'), Python $(/usr/bin/python3 -c 'import platform; print(platform.python_version())'); store on $(df --output=fstype "$LAB" | tail -n1) ($(findmnt -no SOURCE -T "$LAB" 2>/dev/null)).
 - Load average (1/5/15 min) at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg). Other work on the machine is not controlled; compare ratios within a run.

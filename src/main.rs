@@ -17,10 +17,10 @@ fn main() -> ExitCode {
         .with_writer(|| LogWriter)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    // The milter alone runs on one thread: its work per message is a few
-    // hundred microseconds of CPU, and waking workers across cores cost more
-    // than that (context switches taken straight from the MTA; see
-    // BENCHMARKS.md). The sensor parses large copies on the blocking pool.
+    // The milter alone runs on one thread: its work per message is small,
+    // and waking workers across cores cost more than the work itself
+    // (context switches taken straight from the MTA; see BENCHMARKS.md).
+    // The sensor parses large copies on the blocking pool.
     let runtime = match cli.command {
         Command::Milter(_)
         | Command::Check(_)
@@ -32,8 +32,8 @@ fn main() -> ExitCode {
             .enable_all()
             .build(),
         // One async worker per CPU (`TOKIO_WORKER_THREADS` overrides). One
-        // worker fewer than the CPUs took 12 % less CPU per 1 KiB copy on 2
-        // CPUs, but stored 1 MiB copies 3-10 % slower (BENCHMARKS.md).
+        // worker fewer than the CPUs took less CPU per small copy, but
+        // stored large copies more slowly (BENCHMARKS.md).
         Command::Run(_) | Command::Sensor(_) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build(),

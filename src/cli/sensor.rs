@@ -61,8 +61,8 @@ async fn serve_sensor(
     let web_stop = stop.clone();
     // The accept loop runs as a task on the runtime's workers, not on this
     // (the main) thread: a session spawned there starts on the worker that
-    // accepted it instead of being handed across threads (about 15 us of
-    // CPU per copy; BENCHMARKS.md).
+    // accepted it instead of being handed across threads, which cost CPU
+    // on every copy (BENCHMARKS.md).
     let accept = tokio::spawn(sensor::run(listener, s, async move {
         let _ = stop.wait_for(|v| *v).await;
     }));

@@ -42,8 +42,8 @@ pub struct SensorConfig {
     /// together, in MiB; beyond it a copy gets 452 4.3.1 and is retried.
     /// Parsing a copy also holds its decoded parts beside the raw bytes, so
     /// the sensor's peak memory is up to about twice this plus 40 MiB
-    /// (BENCHMARKS.md: 1,000 sessions × 25 MiB peak near 105 MiB with 64,
-    /// 182 MiB with 100). Must be at least `max_message_size`.
+    /// (measured with 1,000 sessions of large copies: BENCHMARKS.md). Must
+    /// be at least `max_message_size`.
     pub spool_mb: usize,
     /// Seconds to wait for a command (RFC 5321 §4.5.3.2.7: 5 minutes); also
     /// the limit on each write and on the TLS handshake.

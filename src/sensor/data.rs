@@ -27,7 +27,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::{info, warn, Level};
 
 /// Copies up to this size are parsed and analysed on the async worker that
-/// received them (tens of microseconds) when the store's reads are local
+/// received them when the store's reads are local
 /// (SQLite); larger ones, and every copy with a PostgreSQL store (the
 /// analysis's history lookup is a network round trip), on the blocking
 /// pool, so neither a big message nor a slow database server holds up

@@ -188,8 +188,8 @@ pub fn alert_loop_key(cfg: &Config) -> Result<super::alerts::looptag::LoopKey, S
 /// decoded attachments) are mmapped and go back to the system when dropped.
 /// By default glibc raises the threshold to the largest block freed so far
 /// (up to 32 MiB), after which large copies come from per-thread heaps and
-/// stay resident once freed (bench/sensor: 100 sessions streaming 25 MiB
-/// copies with `spool_mb = 64` peaked at 190 MiB of RSS; 102 MiB with this).
+/// stay resident once freed (measured with `bench/sensor`'s memory test:
+/// BENCHMARKS.md).
 fn bound_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only tunes the allocator; any value is valid.
