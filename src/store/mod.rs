@@ -1,24 +1,35 @@
 //! Durable storage of sensor records: the [`Store`] API that the SMTP server,
-//! the CLI and (later) the web UI use, independent of the database behind it.
+//! the CLI and the web UI use, independent of the database behind it.
 //!
 //! Contract with the sensor: [`Store::insert`] resolves `Ok` only after the
 //! record's transaction is committed durably (SQLite WAL with
-//! `synchronous=FULL` by default; see `sqlite.rs` for what NORMAL changes),
-//! so the sensor may reply 250; any `Err` must become `451 4.3.0`. Inserts
-//! from all sessions go to one writer thread that commits them in batches
-//! (group commit), so one fsync covers many records.
+//! `synchronous=FULL` by default; see `sqlite/mod.rs` for what NORMAL
+//! changes), so the sensor may reply 250; any `Err` must become `451
+//! 4.3.0`. Inserts from all sessions go to one writer thread that commits
+//! them in batches (group commit), so one fsync covers many records.
 //!
-//! Backends: SQLite (embedded, the default) and PostgreSQL (a fleet of
-//! sensors sharing one database; `pg*.rs`), chosen by [`StoreLocation`].
-//! `Store` dispatches on a private enum, so both run behind the same methods
-//! and the same test suite (`tests/store.rs`, run once per backend); the
-//! writer thread and its batching (`writer.rs`), the record-to-columns
-//! mapping (`row.rs`) and the filter SQL (`filter.rs`) are shared.
+//! Layout: the backend-neutral part here (this API, [`Filter`] and its SQL
+//! in `filter.rs`, every other statement in `sql.rs`, the record-to-columns
+//! mapping in `row.rs`, the writer thread in `writer.rs`, the read side's
+//! trait in `reader.rs`), and one folder per backend with the same files for
+//! the same job: `sqlite/` (embedded, the default) and `pg/` (a fleet of
+//! sensors sharing one PostgreSQL database), chosen by [`StoreLocation`]:
 //!
-//! Adding a read query to both backends: build the SQL once (portable SQL,
-//! `?` placeholders, `filter::Param` values), run it from an `impl ReadPool`
-//! block in `sqlite_<topic>.rs` and an `impl PgReadPool` block in
-//! `pg_<topic>.rs`, and add one method here that matches on `Reader`.
+//! | file | job |
+//! |------|-----|
+//! | `mod.rs` | open, connect, map the driver's errors |
+//! | `schema.rs` | the migrations, in the engine's column types |
+//! | `write.rs` | the writer thread's connection: insert batches, purge |
+//! | `read.rs` | the read connections and `ReadBackend`: query, get, count |
+//! | `status.rs` | the status page's per-gateway counts |
+//! | `history.rs` | the analysis's sender-domain history |
+//! | `alerts.rs` | alert deduplication state and the health queries |
+//!
+//! Both backends run behind the same methods and the same test suite
+//! (`tests/store.rs`, run once per backend). Adding a read query: write its
+//! SQL once in `sql.rs` (numbered `?1` placeholders; SQL both engines
+//! accept), run it from `sqlite/<topic>.rs` and `pg/<topic>.rs`, add it to
+//! `ReadBackend` and one method here.
 
 mod alerts;
 #[cfg(feature = "bench-floor")]
@@ -28,25 +39,23 @@ mod filter;
 mod gateway;
 mod location;
 mod pg;
-mod pg_extra;
-mod pg_read;
-mod pg_schema;
+mod reader;
 mod row;
 mod schema;
 mod seen;
+mod sql;
 mod sqlite;
-mod sqlite_alerts;
-mod sqlite_history;
-mod sqlite_status;
 mod writer;
 
 pub use error::{ErrorKind, StoreError};
+pub use filter::Filter;
 pub use gateway::GatewayStatus;
 pub use location::StoreLocation;
 pub use schema::SCHEMA_VERSION;
 pub use writer::CopyInProgress;
 
-use crate::sensor::record::{Record, Verdict};
+use crate::sensor::record::Record;
+use reader::ReadBackend;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -97,59 +106,6 @@ pub fn idempotency_key(record: &Record) -> String {
     row::content_key(record).unwrap_or_else(|| record.uid.clone())
 }
 
-/// Which records [`Store::query`] returns. Every set field must match;
-/// text matches are case-insensitive. Results are newest first (receive
-/// time, then row id).
-#[derive(Default, Clone, Debug)]
-pub struct Filter {
-    /// Received at or after this time.
-    pub since: Option<SystemTime>,
-    /// Received before this time.
-    pub until: Option<SystemTime>,
-    /// Substring of the original envelope sender (`original.mailfrom`) or
-    /// of the `From:` address.
-    pub sender: Option<String>,
-    /// Exact domain of the original envelope sender (or, without one, of
-    /// `From:`), or exact domain of the `From:` address.
-    pub sender_domain: Option<String>,
-    /// Substring of an envelope recipient (`rcptto`) or a `To:`/`Cc:`
-    /// address.
-    pub recipient: Option<String>,
-    /// Substring of the subject.
-    pub subject: Option<String>,
-    /// SPF result, e.g. `fail`.
-    pub spf: Option<String>,
-    /// Where the results came from: `x-agari`, `authentication-results` or
-    /// `none`.
-    pub auth_source: Option<String>,
-    /// DKIM result (`pass` matches a copy with any passing signature).
-    pub dkim: Option<String>,
-    /// DMARC result.
-    pub dmarc: Option<String>,
-    /// Analysis verdict.
-    pub verdict: Option<Verdict>,
-    /// Analysis score at least this.
-    pub min_score: Option<u8>,
-    /// Gateway (peer) IP address, exact.
-    pub gateway: Option<String>,
-    /// At most this many records. Default [`Filter::DEFAULT_LIMIT`].
-    pub limit: Option<usize>,
-    /// Paging: only records after (older than) the record with this id in
-    /// the result order; pass the last id of the previous page. An id that
-    /// no longer exists yields an empty page.
-    pub after_id: Option<i64>,
-}
-
-impl Filter {
-    /// The limit when [`Filter::limit`] is `None`.
-    pub const DEFAULT_LIMIT: usize = 100;
-
-    /// The limit in force.
-    pub fn effective_limit(&self) -> usize {
-        self.limit.unwrap_or(Self::DEFAULT_LIMIT)
-    }
-}
-
 /// Where [`Store::insert_copy`] put a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
@@ -175,14 +131,8 @@ pub struct Store {
 struct Inner {
     path: Arc<Path>,
     writer: writer::Writer,
-    reader: Reader,
+    reader: Box<dyn ReadBackend>,
     seen: seen::SeenDomains,
-}
-
-/// The read side of each backend.
-enum Reader {
-    Sqlite(sqlite::ReadPool),
-    Postgres(pg_read::PgReadPool),
 }
 
 impl Store {
@@ -197,7 +147,7 @@ impl Store {
     pub fn open(path: &Path, opts: StoreOptions) -> Result<Store, StoreError> {
         let path: Arc<Path> = Arc::from(path);
         let (backend, readers) = sqlite::open(&path, &opts)?;
-        Store::start(path, backend, Reader::Sqlite(readers), &opts)
+        Store::start(path, backend, Box::new(readers), &opts)
     }
 
     /// Benchmark floor only (`--features bench-floor`; see
@@ -227,7 +177,7 @@ impl Store {
         let backend = discard::Discard {
             rows: Arc::clone(&rows),
         };
-        let store = Store::start(path, backend, Reader::Sqlite(readers), &opts)?;
+        let store = Store::start(path, backend, Box::new(readers), &opts)?;
         Ok((store, rows))
     }
 
@@ -235,7 +185,7 @@ impl Store {
     fn start(
         path: Arc<Path>,
         backend: impl writer::WriteBackend,
-        reader: Reader,
+        reader: Box<dyn ReadBackend>,
         opts: &StoreOptions,
     ) -> Result<Store, StoreError> {
         let writer = writer::Writer::spawn(
@@ -275,7 +225,7 @@ impl Store {
         };
         let path: Arc<Path> = Arc::from(Path::new(&pg::redact(url)));
         let (backend, readers) = pg::open(url, &path, &opts)?;
-        Store::start(path, backend, Reader::Postgres(readers), &opts)
+        Store::start(path, backend, Box::new(readers), &opts)
     }
 
     /// [`Store::open_location`] of [`StoreLocation::parse`]`(location)`: a
@@ -286,17 +236,14 @@ impl Store {
 
     /// `"sqlite"` or `"postgres"`.
     pub fn backend(&self) -> &'static str {
-        match &self.inner.reader {
-            Reader::Sqlite(_) => "sqlite",
-            Reader::Postgres(_) => "postgres",
-        }
+        self.inner.reader.name()
     }
 
     /// Reads are local file reads that never wait for the writer (SQLite in
     /// WAL mode), so a short one may run on an async thread; PostgreSQL
     /// reads cross the network and belong in `spawn_blocking`.
     pub fn reads_are_local(&self) -> bool {
-        matches!(self.inner.reader, Reader::Sqlite(_))
+        self.inner.reader.is_local()
     }
 
     /// Stores `record` (its `id` is ignored) and returns its row id once the
@@ -363,18 +310,12 @@ impl Store {
     /// Records matching `filter`, newest first, with `id` set. Reads the
     /// last committed state without waiting for the writer.
     pub fn query(&self, filter: &Filter) -> Result<Vec<Record>, StoreError> {
-        match &self.inner.reader {
-            Reader::Sqlite(r) => r.query(filter),
-            Reader::Postgres(r) => r.query(filter),
-        }
+        self.inner.reader.query(filter)
     }
 
     /// The record with row id `id`, with `id` set.
     pub fn get(&self, id: i64) -> Result<Option<Record>, StoreError> {
-        match &self.inner.reader {
-            Reader::Sqlite(r) => r.get(id),
-            Reader::Postgres(r) => r.get(id),
-        }
+        self.inner.reader.get(id)
     }
 
     /// Per-gateway activity over the `window_minutes` before `now_ms`
@@ -384,15 +325,12 @@ impl Store {
         now_ms: i64,
         window_minutes: u32,
     ) -> Result<Vec<GatewayStatus>, StoreError> {
-        match &self.inner.reader {
-            Reader::Sqlite(r) => r.gateway_status(now_ms, window_minutes),
-            Reader::Postgres(r) => r.gateway_status(now_ms, window_minutes),
-        }
+        self.inner.reader.gateway_status(now_ms, window_minutes)
     }
 
     /// Whether a record with this sender domain (the original envelope
     /// sender's domain, else the `From:` domain) is stored; the analysis's
-    /// `first-seen-domain` history (`sqlite_history.rs`). A domain found
+    /// `first-seen-domain` history (`<backend>/history.rs`). A domain found
     /// stored is remembered (`seen.rs`) and not asked again.
     pub fn seen_sender_domain(&self, domain: &str) -> Result<bool, StoreError> {
         let domain = seen::normalise(domain);
@@ -400,10 +338,7 @@ impl Store {
         if self.inner.seen.contains(&domain, purged) {
             return Ok(true);
         }
-        let stored = match &self.inner.reader {
-            Reader::Sqlite(r) => r.seen_sender_domain(&domain),
-            Reader::Postgres(r) => r.seen_sender_domain(&domain),
-        }?;
+        let stored = self.inner.reader.seen_sender_domain(&domain)?;
         if stored {
             self.inner.seen.remember(domain, purged);
         }
@@ -412,10 +347,7 @@ impl Store {
 
     /// Number of stored records.
     pub fn count(&self) -> Result<u64, StoreError> {
-        match &self.inner.reader {
-            Reader::Sqlite(r) => r.count(),
-            Reader::Postgres(r) => r.count(),
-        }
+        self.inner.reader.count()
     }
 
     /// Deletes records received before `cutoff`; returns how many. Runs in

@@ -3,24 +3,23 @@
 //! `messages (sender_domain, ts)`, read from the last committed snapshot, so
 //! every sensor writing to this database shares the answer.
 
-use super::error::StoreError;
-use super::sqlite::ReadPool;
+use super::ReadPool;
+use crate::store::error::StoreError;
+use crate::store::sql;
 
-impl ReadPool {
-    /// Whether any stored record has this `sender_domain`; `domain` is
-    /// normalised by the caller (`seen::normalise`: lowercased, as the
-    /// writer stores it).
-    pub fn seen_sender_domain(&self, domain: &str) -> Result<bool, StoreError> {
-        self.with_conn("history", |c| {
-            c.prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE sender_domain = ?1)")?
-                .query_row([domain], |r| r.get::<_, bool>(0))
-        })
-    }
+/// Whether any stored record has this `sender_domain`; `domain` is
+/// normalised by the caller (`seen::normalise`: lowercased, as the writer
+/// stores it).
+pub(super) fn seen_sender_domain(pool: &ReadPool, domain: &str) -> Result<bool, StoreError> {
+    pool.with_conn("history", |c| {
+        c.prepare_cached(sql::SENDER_DOMAIN_SEEN)?
+            .query_row([domain], |r| r.get::<_, bool>(0))
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::store::{Store, StoreOptions};
+    use crate::store::{sql, Store, StoreOptions};
 
     /// The lookup is a search of the sender_domain index, not a table scan.
     #[test]
@@ -31,10 +30,7 @@ mod tests {
         let store = Store::open(&dir.join("h.db"), StoreOptions::default()).unwrap();
         let conn = rusqlite::Connection::open(dir.join("h.db")).unwrap();
         let plan: Vec<String> = conn
-            .prepare(
-                "EXPLAIN QUERY PLAN SELECT EXISTS \
-                 (SELECT 1 FROM messages WHERE sender_domain = ?1)",
-            )
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql::SENDER_DOMAIN_SEEN))
             .unwrap()
             .query_map(["example.com"], |r| r.get::<_, String>(3))
             .unwrap()

@@ -1,17 +1,16 @@
-//! PostgreSQL reads: the same queries as SQLite's `ReadPool` (the SQL comes
-//! from `filter.rs`), on pooled connections, each call on a scoped thread
-//! outside the tokio runtime (see `pg.rs`).
-//!
-//! To port a new read query: build `(sql, Vec<Param>)` once in a shared
-//! module, then add an `impl PgReadPool` method here (or in a new
-//! `pg_<topic>.rs`) that runs it through [`PgReadPool::with_client`].
+//! PostgreSQL reads: pooled connections, each call on a scoped thread
+//! outside the tokio runtime (see `mod.rs`), the record queries (the SQL of
+//! SQLite's, from `filter.rs` and `sql.rs`), and [`ReadBackend`] for the
+//! store, which hands the status, history and alert calls to the files of
+//! those names.
 
-use super::error::StoreError;
-use super::filter::{self, numbered, Param};
-use super::pg::{connect, db_err, off_runtime};
-use super::row;
-use super::Filter;
+use super::{alerts, connect, db_err, history, off_runtime, status};
 use crate::sensor::record::Record;
+use crate::store::error::StoreError;
+use crate::store::filter::{self, Param};
+use crate::store::gateway::GatewayStatus;
+use crate::store::reader::ReadBackend;
+use crate::store::{row, sql, Filter};
 use postgres::types::ToSql;
 use postgres::Client;
 use std::path::Path;
@@ -28,7 +27,7 @@ pub(crate) struct PgReadPool {
 }
 
 /// Boxes [`Param`]s for the `postgres` crate.
-pub(crate) fn pg_params(params: Vec<Param>) -> Vec<Box<dyn ToSql + Sync + Send>> {
+fn pg_params(params: Vec<Param>) -> Vec<Box<dyn ToSql + Sync + Send>> {
     params
         .into_iter()
         .map(|p| -> Box<dyn ToSql + Sync + Send> {
@@ -41,7 +40,7 @@ pub(crate) fn pg_params(params: Vec<Param>) -> Vec<Box<dyn ToSql + Sync + Send>>
 }
 
 impl PgReadPool {
-    pub(crate) fn new(url: String, path: Arc<Path>) -> PgReadPool {
+    pub(super) fn new(url: String, path: Arc<Path>) -> PgReadPool {
         PgReadPool {
             url,
             path,
@@ -50,46 +49,8 @@ impl PgReadPool {
     }
 
     /// Opens one connection now, so `open` reports a read-side problem.
-    pub(crate) fn check(&self) -> Result<(), StoreError> {
+    pub(super) fn check(&self) -> Result<(), StoreError> {
         self.with_client("open", |_| Ok(()))
-    }
-
-    /// Records matching `filter`, newest first.
-    pub fn query(&self, filter: &Filter) -> Result<Vec<Record>, StoreError> {
-        let (sql, params) = filter::filter_sql(filter);
-        let sql = numbered(&sql);
-        let params = pg_params(params);
-        let rows = self.with_client("query", |c| {
-            let refs: Vec<&(dyn ToSql + Sync)> = params
-                .iter()
-                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                .collect();
-            let rows = c.query(sql.as_str(), &refs)?;
-            Ok(rows
-                .iter()
-                .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)))
-                .collect::<Vec<_>>())
-        })?;
-        rows.into_iter()
-            .map(|(id, json)| self.decode(id, &json))
-            .collect()
-    }
-
-    /// The record with row id `id`.
-    pub fn get(&self, id: i64) -> Result<Option<Record>, StoreError> {
-        let json = self.with_client("get", |c| {
-            let row = c.query_opt("SELECT record FROM messages WHERE id = $1", &[&id])?;
-            Ok(row.map(|r| r.get::<_, String>(0)))
-        })?;
-        json.map(|j| self.decode(id, &j)).transpose()
-    }
-
-    /// Number of stored records.
-    pub fn count(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.with_client("count", |c| {
-            Ok(c.query_one("SELECT COUNT(*) FROM messages", &[])?.get(0))
-        })?;
-        Ok(n.unsigned_abs())
     }
 
     fn decode(&self, id: i64, json: &str) -> Result<Record, StoreError> {
@@ -99,7 +60,7 @@ impl PgReadPool {
     /// Runs `f` with an idle connection (or a new one) on a thread outside
     /// the runtime, and keeps the connection unless `f` failed. A pooled
     /// connection the server has closed is replaced and `f` run again.
-    pub(crate) fn with_client<T: Send>(
+    pub(super) fn with_client<T: Send>(
         &self,
         op: &'static str,
         f: impl Fn(&mut Client) -> Result<T, postgres::Error> + Send + Sync,
@@ -146,6 +107,88 @@ impl PgReadPool {
             }
         }
         Ok(result)
+    }
+}
+
+impl ReadBackend for PgReadPool {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn is_local(&self) -> bool {
+        false
+    }
+
+    fn query(&self, filter: &Filter) -> Result<Vec<Record>, StoreError> {
+        let (sql, params) = filter::filter_sql(filter);
+        let sql = sql::for_postgres(&sql);
+        let params = pg_params(params);
+        let rows = self.with_client("query", |c| {
+            let refs: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            let rows = c.query(sql.as_str(), &refs)?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)))
+                .collect::<Vec<_>>())
+        })?;
+        rows.into_iter()
+            .map(|(id, json)| self.decode(id, &json))
+            .collect()
+    }
+
+    fn get(&self, id: i64) -> Result<Option<Record>, StoreError> {
+        let sql = sql::for_postgres(sql::GET_RECORD);
+        let json = self.with_client("get", |c| {
+            let row = c.query_opt(sql.as_str(), &[&id])?;
+            Ok(row.map(|r| r.get::<_, String>(0)))
+        })?;
+        json.map(|j| self.decode(id, &j)).transpose()
+    }
+
+    fn count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.with_client("count", |c| Ok(c.query_one(sql::COUNT, &[])?.get(0)))?;
+        Ok(n.unsigned_abs())
+    }
+
+    fn seen_sender_domain(&self, domain: &str) -> Result<bool, StoreError> {
+        history::seen_sender_domain(self, domain)
+    }
+
+    fn gateway_status(
+        &self,
+        now_ms: i64,
+        window_minutes: u32,
+    ) -> Result<Vec<GatewayStatus>, StoreError> {
+        status::gateway_status(self, now_ms, window_minutes)
+    }
+
+    fn claim_alert(
+        &self,
+        key: &str,
+        kind: &str,
+        now_ms: i64,
+        window_start_ms: i64,
+    ) -> Result<bool, StoreError> {
+        alerts::claim(self, key, kind, now_ms, window_start_ms)
+    }
+
+    fn release_alert(&self, key: &str) -> Result<bool, StoreError> {
+        alerts::release(self, key)
+    }
+
+    fn prune_alerts(&self, before_ms: i64) -> Result<usize, StoreError> {
+        alerts::prune(self, before_ms)
+    }
+
+    fn gateways_last_seen(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        alerts::gateways_last_seen(self, since_ms)
+    }
+
+    fn untrusted_share(&self, since_ms: i64) -> Result<(u64, u64), StoreError> {
+        alerts::untrusted_share(self, since_ms)
     }
 }
 

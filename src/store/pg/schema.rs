@@ -1,14 +1,14 @@
 //! The PostgreSQL schema: the same tables, columns and indexes as the SQLite
-//! migrations in `schema.rs`, one migration for each of theirs, so
-//! [`SCHEMA_VERSION`] means the same on both backends.
+//! migrations in `sqlite/schema.rs`, one migration for each of theirs, so
+//! [`SCHEMA_VERSION`](crate::store::SCHEMA_VERSION) means the same on both backends.
 //!
 //! The applied version lives in `authsense_schema (version)`. Every
 //! migration runs in one transaction holding a transaction-level advisory
 //! lock, so sensors of a fleet starting together against a new database
 //! apply each migration exactly once. Append-only, like SQLite's.
 
-use super::error::{ErrorKind, StoreError};
-use super::schema::SCHEMA_VERSION;
+use crate::store::error::{ErrorKind, StoreError};
+use crate::store::schema::check_version;
 use postgres::Client;
 use std::path::Path;
 use std::sync::Arc;
@@ -68,7 +68,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 /// Advisory lock key serialising migrations ("authsens" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6175_7468_7365_6e73;
 
-/// Brings the database to [`SCHEMA_VERSION`]; an error when it is newer.
+/// Brings the database to [`SCHEMA_VERSION`](crate::store::SCHEMA_VERSION);
+/// an error when it is newer.
 pub(crate) fn migrate(client: &mut Client, path: &Arc<Path>) -> Result<(), StoreError> {
     let fail = |e: postgres::Error| {
         StoreError::new(ErrorKind::Schema, "migrate schema", path, e.to_string())
@@ -87,17 +88,7 @@ pub(crate) fn migrate(client: &mut Client, path: &Arc<Path>) -> Result<(), Store
         .map_err(fail)?
         .get(0);
     let found = u32::try_from(found).unwrap_or(u32::MAX);
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::new(
-            ErrorKind::Schema,
-            "open",
-            path,
-            format!(
-                "database schema version {found} is newer than this authsense supports \
-                 ({SCHEMA_VERSION}); upgrade authsense or use another database"
-            ),
-        ));
-    }
+    check_version(found, path)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         tx.batch_execute(sql).map_err(fail)?;
         let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
@@ -112,6 +103,6 @@ pub(crate) fn migrate(client: &mut Client, path: &Arc<Path>) -> Result<(), Store
 mod tests {
     #[test]
     fn one_migration_per_sqlite_migration() {
-        assert_eq!(super::MIGRATIONS.len() as u32, super::SCHEMA_VERSION);
+        assert_eq!(super::MIGRATIONS.len() as u32, crate::store::SCHEMA_VERSION);
     }
 }
