@@ -129,6 +129,32 @@ async fn gateway_status_counts_per_gateway() {
 }
 
 #[tokio::test]
+async fn tampered_copies_are_counted_per_gateway() {
+    let dir = TempDir::new("vis-tampered");
+    let store = seeded(&dir).await;
+    let mut t = record("v-t", 0);
+    t.auth.source = AuthSource::Tampered;
+    t.auth.spf = Some(method("unknown"));
+    t.auth.tamper = Some("stamp from mx.example.com without a valid seal: no seal".into());
+    store.insert(t).await.expect("insert");
+    let st = store.gateway_status(now_ms(), 60).expect("status");
+    let one = &st[0];
+    assert_eq!(one.gateway_ip, "192.0.2.25");
+    assert_eq!(
+        (one.total, one.x_agari, one.broken, one.tampered),
+        (3, 2, 1, 1),
+        "a tampered copy is broken and counted as tampered"
+    );
+    assert_eq!(st[1].tampered, 0);
+    let back = store
+        .query(&filter(|f| f.auth_source = Some("tampered".into())))
+        .expect("query");
+    assert_eq!(uids(&back), ["v-t"]);
+    assert!(back[0].auth.tamper.as_deref().unwrap().contains("no seal"));
+    store.close().await.expect("close");
+}
+
+#[tokio::test]
 async fn alert_claims_are_shared_between_handles() {
     let dir = TempDir::new("vis-alerts");
     let one = Store::open_url(&dir.db(), StoreOptions::default()).expect("open");
