@@ -23,6 +23,14 @@ pub struct SensorConfig {
     /// milter's authserv-id when a seal key is configured, else none. A
     /// gateway that cannot seal (a Proofpoint appliance) must not be listed.
     pub sealed_authserv_ids: Option<Vec<String>>,
+    /// Gateways where our milter stamps (CIDR): a copy they deliver is
+    /// believed only with a valid seal of ours, whatever trusted authserv-id
+    /// its stamp claims. Needed when `trusted_authserv_ids` also names a
+    /// gateway that cannot seal: while such a perimeter's milter is down,
+    /// an outsider's forged stamp of that gateway's id would otherwise reach
+    /// the sensor through it and be believed. Needs `[seal] key_file`.
+    /// Default: none.
+    pub sealed_gateways: Vec<IpNet>,
     /// Where genuine Exchange/Office 365 journal reports come from: gateway
     /// addresses (IP or CIDR, the SMTP client that delivers the copy) and/or
     /// envelope senders of the copy (`journal@corp.example`). Only reports
@@ -79,6 +87,7 @@ impl Default for SensorConfig {
             ],
             trusted_authserv_ids: Vec::new(),
             sealed_authserv_ids: None,
+            sealed_gateways: Vec::new(),
             journal_sources: Vec::new(),
             max_message_size: 67_108_864,
             max_recipients: 1000,

@@ -118,7 +118,7 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
         .as_ref()
         .map(|_| super::alerts::looptag::find(&data.bytes))
         .unwrap_or_default();
-    let opts = sensor.extract.clone();
+    let opts = sensor.extract_options(st.peer.ip());
     let analysis_cfg = Arc::clone(&sensor.analysis);
     let history = sensor.store.clone();
     let size = data.bytes.len();

@@ -116,6 +116,12 @@ impl Sensor {
         self
     }
 
+    /// The extraction settings for a copy delivered by `ip` (see
+    /// [`extract_options_for`]).
+    pub fn extract_options(&self, ip: IpAddr) -> extract::ExtractOptions {
+        extract_options_for(&self.extract, &self.config.sealed_gateways, ip)
+    }
+
     fn allowed(&self, ip: IpAddr) -> bool {
         self.config.allow.iter().any(|n| n.contains(&ip))
     }
@@ -145,6 +151,25 @@ impl Sensor {
             ip,
         })
     }
+}
+
+/// `base` for a copy delivered by `ip`: from one of `sealed_gateways` (the
+/// perimeters where our milter stamps, `[sensor] sealed_gateways`) every
+/// trusted authserv-id needs our seal, so a stamp of a gateway that cannot
+/// seal, forged by an outsider while such a perimeter's milter is down, is
+/// recorded as tampered rather than believed.
+pub fn extract_options_for(
+    base: &extract::ExtractOptions,
+    sealed_gateways: &[ipnet::IpNet],
+    ip: IpAddr,
+) -> extract::ExtractOptions {
+    let mut opts = base.clone();
+    let ip = ip.to_canonical();
+    if sealed_gateways.iter().any(|n| n.contains(&ip)) {
+        opts.sealed_authserv_ids
+            .clone_from(&opts.trusted_authserv_ids);
+    }
+    opts
 }
 
 /// A per-IP session slot, released on drop.

@@ -108,6 +108,9 @@ pub fn trust_options(cfg: &Config) -> Result<ExtractOptions, String> {
              without the key no stamp of theirs could be believed"
         ));
     }
+    if !sc.sealed_gateways.is_empty() && seal_keys.is_none() {
+        return Err("[sensor] sealed_gateways needs [seal] key_file".into());
+    }
     if let Some(id) = sealed
         .iter()
         .find(|s| !trusted.iter().any(|t| t.eq_ignore_ascii_case(s)))
@@ -115,6 +118,15 @@ pub fn trust_options(cfg: &Config) -> Result<ExtractOptions, String> {
         return Err(format!(
             "[sensor] sealed_authserv_ids lists {id:?}, which is not in trusted_authserv_ids"
         ));
+    }
+    let unsealed: Vec<&String> = trusted
+        .iter()
+        .filter(|t| !sealed.iter().any(|s| s.eq_ignore_ascii_case(t)))
+        .collect();
+    if seal_keys.is_some() && !unsealed.is_empty() && sc.sealed_gateways.is_empty() {
+        tracing::warn!(?unsealed, "trusted authserv-ids need no seal and [sensor] sealed_gateways is empty: \
+            while a perimeter's milter is down, an outsider's forged stamp of these ids is believed \
+            (docs/security.md)");
     }
     Ok(ExtractOptions {
         trusted_authserv_ids: trusted,
