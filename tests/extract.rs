@@ -143,7 +143,7 @@ fn headers_inside_an_attached_message_are_ignored() {
     assert_eq!(r.original.client_ip.as_deref(), Some("192.0.2.50"));
     assert_eq!(r.path.len(), 1);
     // One attachment: the raw nested message, up to the CRLF before the
-    // closing delimiter.
+    // closing delimiter; its headers do not count, its URLs do.
     let text = String::from_utf8_lossy(&raw);
     let start = text
         .find("Content-Type: message/rfc822\r\n\r\n")
@@ -155,7 +155,10 @@ fn headers_inside_an_attached_message_are_ignored() {
     assert_eq!(a.mime_type, "message/rfc822");
     assert_eq!(a.size, (end - start) as u64);
     assert_eq!(a.sha256, sha256_hex(&raw[start..end]));
-    assert!(r.urls.is_empty(), "{:?}", r.urls);
+    // The forwarded message's URL is listed, one depth down (issue 18).
+    let urls: Vec<(&str, u32)> = r.urls.iter().map(|u| (u.url.as_str(), u.depth)).collect();
+    assert_eq!(urls, [("http://inner.example/should-not-count", 1)]);
+    assert_eq!(a.depth, 0);
 }
 
 #[test]

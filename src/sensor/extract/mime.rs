@@ -1,0 +1,418 @@
+//! The MIME structure of a message, read the way mail clients read it
+//! (RFC 2045, RFC 2046), into a flat list of [`Entity`]s in tree order.
+//!
+//! The reading follows the one of Python's `email` package (its
+//! `feedparser`), the oracle of the differential test
+//! (`tests/extraction-diff/`, docs/extraction.md):
+//!
+//! - A part's header ends at its empty line, or at the first line that is
+//!   neither a header field nor a continuation (the rest is its body).
+//! - A delimiter line is `--boundary`, optionally `--`, optional blanks,
+//!   the line end: exactly, never a prefix (RFC 2046 §5.1.1).
+//! - The delimiter of every enclosing multipart ends a part at any depth
+//!   (RFC 2046 §5.1.2), so an inner multipart that is never closed, or a
+//!   nested multipart that reuses its parent's boundary, cannot swallow the
+//!   parts after it.
+//! - The line break before a delimiter belongs to the delimiter (RFC 2046
+//!   §5.1.1): it is not part of the body before it.
+//! - A `message/rfc822` (or `message/global`) part is read as the message
+//!   it holds, one forwarded-message depth further down.
+//!
+//! Nothing recurses deeper than `max_mime_depth`, and at most `max_parts`
+//! entities are read; either cap sets `truncated`.
+
+use std::ops::Range;
+
+use mail_parser::parsers::MessageStream;
+use mail_parser::HeaderValue;
+
+/// What kind of entity a part is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A body of its own (text, a file, or a multipart that has no parts).
+    Leaf,
+    /// A multipart whose parts follow it in the list.
+    Multipart,
+    /// A forwarded message whose entities follow it in the list.
+    Message,
+}
+
+/// One MIME entity.
+#[derive(Debug, Clone)]
+pub struct Entity {
+    /// `type/subtype`, lowercased; the default when absent or invalid.
+    pub ctype: String,
+    /// `charset=` of the Content-Type, lowercased.
+    pub charset: Option<String>,
+    /// Content-Transfer-Encoding, lowercased and trimmed (empty if none).
+    pub cte: String,
+    /// Content-Disposition is `attachment`.
+    pub disposition_attachment: bool,
+    /// `filename=` of Content-Disposition, else `name=` of Content-Type
+    /// (RFC 2231 continuations and RFC 2047 encoded words decoded).
+    pub name: Option<String>,
+    /// The body's octets in the input (for a message: the whole forwarded
+    /// message), without the line break that belongs to a delimiter.
+    pub body: Range<usize>,
+    /// What the entity is.
+    pub kind: Kind,
+    /// Forwarded-message depth: 0 for the message itself, 1 inside an
+    /// attached message, and so on.
+    pub depth: u32,
+}
+
+/// What was odd about the structure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Oddities {
+    /// A multipart's closing delimiter is missing (it ends at an enclosing
+    /// delimiter or at the end of the message).
+    pub unclosed_multipart: bool,
+    /// A multipart without a boundary, or whose boundary never occurs.
+    pub degenerate_multipart: bool,
+    /// A part header ended by a line that is not a header field instead of
+    /// an empty line.
+    pub missing_header_end: bool,
+    /// The depth or part cap cut the reading short.
+    pub truncated: bool,
+}
+
+/// The structure of one message.
+#[derive(Debug, Default)]
+pub struct Tree {
+    /// Every entity in tree order; the first is the message itself.
+    pub entities: Vec<Entity>,
+    /// What was odd.
+    pub odd: Oddities,
+}
+
+/// Reads the MIME structure of `input`; `depth` is the forwarded-message
+/// depth of the message itself.
+pub fn parse(input: &[u8], max_depth: usize, max_parts: usize) -> Tree {
+    let mut p = Parser {
+        input,
+        pos: 0,
+        eof: Vec::new(),
+        tree: Tree::default(),
+        max_depth,
+        max_parts,
+    };
+    p.entity("text/plain", 0, 0);
+    p.tree
+}
+
+struct Parser<'a> {
+    input: &'a [u8],
+    pos: usize,
+    /// Boundaries of the enclosing multiparts: a delimiter line of any of
+    /// them is a (false) end of input for the parts inside.
+    eof: Vec<Vec<u8>>,
+    tree: Tree,
+    max_depth: usize,
+    max_parts: usize,
+}
+
+/// The header fields of one entity that shape its structure.
+#[derive(Default)]
+struct Fields {
+    content_type: Option<Vec<u8>>,
+    cte: Option<Vec<u8>>,
+    disposition: Option<Vec<u8>>,
+}
+
+impl<'a> Parser<'a> {
+    /// The next line (with its line end), unless at the end of input or at
+    /// a delimiter line of an enclosing multipart.
+    fn peek_line(&self) -> Option<Range<usize>> {
+        if self.pos >= self.input.len() {
+            return None;
+        }
+        let rest = &self.input[self.pos..];
+        let len = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
+        let line = &rest[..len];
+        if line.starts_with(b"--") && self.eof.iter().any(|b| delimiter(line, b).is_some()) {
+            return None;
+        }
+        Some(self.pos..self.pos + len)
+    }
+
+    /// Reads one entity at the current position.
+    fn entity(&mut self, default_type: &str, mime_depth: usize, depth: u32) {
+        if self.tree.entities.len() >= self.max_parts {
+            self.tree.odd.truncated = true;
+            self.skip_rest();
+            return;
+        }
+        let fields = self.header();
+        let mut e = describe(&fields, default_type, depth);
+        e.body = self.pos..self.pos;
+        let index = self.tree.entities.len();
+        let boundary = ct_value(&fields).and_then(|ct| attribute(&ct, "boundary"));
+        let nested = mime_depth + 1 < self.max_depth;
+        if e.ctype.starts_with("multipart/") && nested {
+            if let Some(b) = boundary.map(|b| b.trim_end().to_string()).filter(|b| !b.is_empty()) {
+                e.kind = Kind::Multipart;
+                self.tree.entities.push(e);
+                let child_default = if self.tree.entities[index].ctype == "multipart/digest" {
+                    "message/rfc822"
+                } else {
+                    "text/plain"
+                };
+                let b = b.into_bytes();
+                let started = self.multipart(&b, child_default, mime_depth, depth);
+                let e = &mut self.tree.entities[index];
+                e.body.end = self.pos;
+                if !started {
+                    // No part at all: a body of its own, as clients read it.
+                    e.kind = Kind::Leaf;
+                }
+                return;
+            }
+            self.tree.odd.degenerate_multipart = true;
+        } else if is_message(&e.ctype) && nested && matches!(e.cte.as_str(), "" | "7bit" | "8bit" | "binary") {
+            e.kind = Kind::Message;
+            self.tree.entities.push(e);
+            self.entity("text/plain", mime_depth + 1, depth + 1);
+            self.tree.entities[index].body.end = self.pos;
+            return;
+        } else if (e.ctype.starts_with("multipart/") || is_message(&e.ctype)) && !nested {
+            self.tree.odd.truncated = true;
+        }
+        self.skip_rest();
+        e.body.end = self.pos;
+        self.tree.entities.push(e);
+    }
+
+    /// Consumes lines up to the (false) end of input.
+    fn skip_rest(&mut self) {
+        while let Some(line) = self.peek_line() {
+            self.pos = line.end;
+        }
+    }
+
+    /// Reads a header block (RFC 5322 §2.2 fields, with folding) and keeps
+    /// the first of each structural field, unfolded.
+    fn header(&mut self) -> Fields {
+        let mut f = Fields::default();
+        let mut last: Option<usize> = None;
+        let mut values: Vec<(usize, Vec<u8>)> = Vec::new();
+        while let Some(range) = self.peek_line() {
+            let line = &self.input[range.clone()];
+            if line == b"\n" || line == b"\r\n" {
+                self.pos = range.end;
+                break;
+            }
+            if matches!(line[0], b' ' | b'\t') {
+                self.pos = range.end;
+                if let (Some(i), Some(v)) = (last, values.last_mut()) {
+                    if v.0 == i {
+                        v.1.extend_from_slice(trim_eol(line));
+                    }
+                }
+                continue;
+            }
+            let Some(colon) = field_name_end(line) else {
+                self.tree.odd.missing_header_end = true;
+                break;
+            };
+            self.pos = range.end;
+            let slot = match &line[..colon] {
+                n if n.eq_ignore_ascii_case(b"content-type") => 0,
+                n if n.eq_ignore_ascii_case(b"content-transfer-encoding") => 1,
+                n if n.eq_ignore_ascii_case(b"content-disposition") => 2,
+                _ => {
+                    last = None;
+                    continue;
+                }
+            };
+            if values.iter().any(|(s, _)| *s == slot) {
+                last = None;
+                continue;
+            }
+            last = Some(slot);
+            values.push((slot, trim_eol(&line[colon + 1..]).to_vec()));
+        }
+        for (slot, v) in values {
+            match slot {
+                0 => f.content_type = Some(v),
+                1 => f.cte = Some(v),
+                _ => f.disposition = Some(v),
+            }
+        }
+        f
+    }
+
+    /// The parts of a multipart with boundary `b`, after its header;
+    /// whether its first delimiter was found.
+    fn multipart(&mut self, b: &[u8], child_default: &str, mime_depth: usize, depth: u32) -> bool {
+        let mut started = false;
+        let mut closed = false;
+        while let Some(range) = self.peek_line() {
+            let line = &self.input[range.clone()];
+            match delimiter(line, b) {
+                Some(true) => {
+                    self.pos = range.end;
+                    closed = true;
+                    break;
+                }
+                Some(false) => {
+                    self.pos = range.end;
+                    started = true;
+                    // Repeated delimiter lines delimit no part.
+                    while let Some(next) = self.peek_line() {
+                        if delimiter(&self.input[next.clone()], b).is_none() {
+                            break;
+                        }
+                        self.pos = next.end;
+                    }
+                    let first = self.tree.entities.len();
+                    self.eof.push(b.to_vec());
+                    self.entity(child_default, mime_depth + 1, depth);
+                    self.eof.pop();
+                    self.drop_delimiter_eol(first);
+                    if self.tree.odd.truncated && self.tree.entities.len() >= self.max_parts {
+                        break;
+                    }
+                }
+                None => self.pos = range.end,
+            }
+        }
+        if !started {
+            self.tree.odd.degenerate_multipart = true;
+        } else if !closed {
+            self.tree.odd.unclosed_multipart = true;
+        }
+        // The epilogue.
+        self.skip_rest();
+        started
+    }
+
+    /// The line break before the delimiter at `self.pos` belongs to it:
+    /// bodies read since entity `first` end before it.
+    fn drop_delimiter_eol(&mut self, first: usize) {
+        let before = &self.input[..self.pos];
+        let eol = if before.ends_with(b"\r\n") {
+            2
+        } else {
+            usize::from(before.ends_with(b"\n"))
+        };
+        let end = self.pos - eol;
+        for e in &mut self.tree.entities[first..] {
+            if e.body.end > end {
+                e.body.end = end.max(e.body.start);
+            }
+        }
+    }
+}
+
+/// Whether `line` is a delimiter line of boundary `b`: `Some(true)` for the
+/// close delimiter, `Some(false)` for a part delimiter.
+fn delimiter(line: &[u8], b: &[u8]) -> Option<bool> {
+    let rest = line.strip_prefix(b"--")?.strip_prefix(b)?;
+    let (close, rest) = match rest.strip_prefix(b"--") {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    let rest = trim_eol(rest);
+    rest.iter().all(|&c| c == b' ' || c == b'\t').then_some(close)
+}
+
+/// The index of the `:` that ends a field name (printable US-ASCII but
+/// `:`, RFC 5322 §2.2), or `None` when the line is not a header field.
+fn field_name_end(line: &[u8]) -> Option<usize> {
+    let colon = line.iter().position(|&c| c == b':')?;
+    (colon > 0 && line[..colon].iter().all(|&c| (0x21..=0x7e).contains(&c))).then_some(colon)
+}
+
+fn trim_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn is_message(ctype: &str) -> bool {
+    matches!(ctype, "message/rfc822" | "message/global")
+}
+
+/// The parsed Content-Type value.
+fn ct_value(f: &Fields) -> Option<mail_parser::ContentType<'static>> {
+    parse_ct(f.content_type.as_deref()?)
+}
+
+fn parse_ct(value: &[u8]) -> Option<mail_parser::ContentType<'static>> {
+    let mut line = value.to_vec();
+    line.push(b'\n');
+    match MessageStream::new(&line).parse_content_type() {
+        HeaderValue::ContentType(ct) => Some(mail_parser::ContentType {
+            c_type: ct.c_type.into_owned().into(),
+            c_subtype: ct.c_subtype.map(|s| s.into_owned().into()),
+            attributes: ct.attributes.map(|a| {
+                a.into_iter()
+                    .map(|a| mail_parser::Attribute {
+                        name: a.name.into_owned().into(),
+                        value: a.value.into_owned().into(),
+                    })
+                    .collect()
+            }),
+        }),
+        _ => None,
+    }
+}
+
+/// An attribute's value, by case-insensitive name.
+fn attribute(ct: &mail_parser::ContentType<'_>, name: &str) -> Option<String> {
+    ct.attributes()?
+        .iter()
+        .find(|a| a.name.eq_ignore_ascii_case(name))
+        .map(|a| a.value.to_string())
+}
+
+/// The entity's description from its header fields (body and kind left to
+/// the caller).
+fn describe(f: &Fields, default_type: &str, depth: u32) -> Entity {
+    let ct = ct_value(f);
+    // RFC 2045 §5.2: a syntactically invalid type is text/plain.
+    let ctype = match (&ct, f.content_type.as_deref()) {
+        (_, None) => default_type.to_string(),
+        (Some(ct), Some(raw)) if valid_type(raw) => match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
+            None => "text/plain".to_string(),
+        },
+        _ => "text/plain".to_string(),
+    };
+    let disposition = f.disposition.as_deref().and_then(parse_ct);
+    let name = disposition
+        .as_ref()
+        .and_then(|d| attribute(d, "filename"))
+        .or_else(|| ct.as_ref().and_then(|ct| attribute(ct, "name")))
+        .map(|n| n.trim().to_string());
+    Entity {
+        ctype,
+        charset: ct
+            .as_ref()
+            .and_then(|ct| attribute(ct, "charset"))
+            .map(|c| c.trim().to_ascii_lowercase()),
+        cte: f
+            .cte
+            .as_deref()
+            .map(|v| String::from_utf8_lossy(v).trim().to_ascii_lowercase())
+            .unwrap_or_default(),
+        disposition_attachment: disposition.is_some_and(|d| d.is_attachment()),
+        name,
+        body: 0..0,
+        kind: Kind::Leaf,
+        depth,
+    }
+}
+
+/// The type part of a Content-Type value (before any `;`) names exactly
+/// one `type/subtype`.
+fn valid_type(raw: &[u8]) -> bool {
+    let head = raw.split(|&c| c == b';').next().unwrap_or_default();
+    head.iter().filter(|&&c| c == b'/').count() == 1
+}
+
+#[cfg(test)]
+#[path = "mime_tests.rs"]
+mod tests;
