@@ -136,18 +136,15 @@ fn extract_one(raw: &[u8], env: Envelope, opts: &ExtractOptions, unwrap: bool) -
     let parsed = catch_unwind(AssertUnwindSafe(|| {
         MessageParser::default().parse_headers(input)
     }));
-    let Ok(Some(msg)) = parsed else {
-        return rec;
-    };
-    let Some(root) = msg.parts.first() else {
-        return rec;
-    };
+    // A message without any header field still has a body to read.
+    let msg = parsed.ok().flatten();
+    let root = msg.as_ref().and_then(|m| m.parts.first());
     let tree = if plan.headers_only {
         mime::Tree::default()
     } else {
         mime::parse(input, opts.max_mime_depth, opts.max_parts)
     };
-    if let (Some(env), false) = (env_copy, plan.headers_only) {
+    if let (Some(env), false, Some(root)) = (env_copy, plan.headers_only, root) {
         if let Some((envelope, original)) = journal::detect(root, &tree, input) {
             let gateway = env.gateway.ip.parse().ok();
             if is_journal_source(&opts.journal_sources, gateway, &env.mailfrom) {
@@ -159,7 +156,9 @@ fn extract_one(raw: &[u8], env: Envelope, opts: &ExtractOptions, unwrap: bool) -
         }
     }
     let body = raw.get(limits::header_block_len(raw)..).unwrap_or_default();
-    read_headers(root, input, body, opts, &mut rec);
+    if let Some(root) = root {
+        read_headers(root, input, body, opts, &mut rec);
+    }
     if !plan.headers_only {
         let walked = parts::walk(&tree, input);
         rec.attachments = walked.attachments;

@@ -6,7 +6,8 @@
 //! (`tests/extraction-diff/`, docs/extraction.md):
 //!
 //! - A part's header ends at its empty line, or at the first line that is
-//!   neither a header field nor a continuation (the rest is its body).
+//!   neither a header field nor a continuation (the rest is its body); an
+//!   mbox `From ` line is skipped.
 //! - A delimiter line is `--boundary`, optionally `--`, optional blanks,
 //!   the line end: exactly, never a prefix (RFC 2046 §5.1.1).
 //! - The delimiter of every enclosing multipart ends a part at any depth
@@ -213,6 +214,12 @@ impl<'a> Parser<'a> {
                 }
                 continue;
             }
+            if line.starts_with(b"From ") {
+                // An mbox envelope line ("From sender date"), not a field.
+                self.pos = range.end;
+                last = None;
+                continue;
+            }
             let Some(colon) = field_name_end(line) else {
                 self.tree.odd.missing_header_end = true;
                 break;
@@ -375,9 +382,11 @@ fn describe(f: &Fields, default_type: &str, depth: u32) -> Entity {
     // RFC 2045 §5.2: a syntactically invalid type is text/plain.
     let ctype = match (&ct, f.content_type.as_deref()) {
         (_, None) => default_type.to_string(),
-        (Some(ct), Some(raw)) if valid_type(raw) => match ct.subtype() {
-            Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
-            None => "text/plain".to_string(),
+        (Some(ct), Some(raw)) if valid_type(raw) => match ct.subtype().map(token) {
+            // RFC 2045 §5.1: the subtype is a token; what follows it without
+            // a `;` (`application/pdf name="x.pdf"`) is not part of it.
+            Some(sub) if !sub.is_empty() => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
+            _ => "text/plain".to_string(),
         },
         _ => "text/plain".to_string(),
     };
@@ -386,7 +395,8 @@ fn describe(f: &Fields, default_type: &str, depth: u32) -> Entity {
         .as_ref()
         .and_then(|d| attribute(d, "filename"))
         .or_else(|| ct.as_ref().and_then(|ct| attribute(ct, "name")))
-        .map(|n| n.trim().to_string());
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
     Entity {
         ctype,
         charset: ct
@@ -404,6 +414,14 @@ fn describe(f: &Fields, default_type: &str, depth: u32) -> Entity {
         kind: Kind::Leaf,
         depth,
     }
+}
+
+/// The leading RFC 2045 §5.1 `token` of `s`.
+fn token(s: &str) -> &str {
+    let end = s
+        .find(|c: char| c <= ' ' || c >= '\u{7f}' || "()<>@,;:\\\"/[]?=".contains(c))
+        .unwrap_or(s.len());
+    &s[..end]
 }
 
 /// The type part of a Content-Type value (before any `;`) names exactly
