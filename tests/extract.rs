@@ -1,6 +1,7 @@
 //! Black-box tests of the sensor's metadata extraction
 //! (`authsense::sensor::extract::extract`) on crafted messages in
-//! `tests/data/messages/`, hostile inputs built here, and the Zeek
+//! `tests/data/messages/`, the issue-18 probes in
+//! `tests/data/extraction-probes/`, hostile inputs built here, and the Zeek
 //! `smtp.log`/`files.log` baselines in `tests/data/zeek-smtp/` as a field
 //! oracle.
 
@@ -12,6 +13,8 @@ use authsense::sensor::record::{AuthSource, Gateway, Record};
 
 #[path = "extract/hostile.rs"]
 mod hostile;
+#[path = "extract/probes.rs"]
+mod probes;
 #[path = "extract/zeek.rs"]
 mod zeek;
 use sha2::{Digest, Sha256};

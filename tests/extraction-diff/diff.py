@@ -150,17 +150,19 @@ def main():
     ap.add_argument("files", nargs="+")
     args = ap.parse_args()
 
-    sent = {}
+    # (uid, name, octets); two identical files are one stored record
+    # (the store keeps a retried copy once) under one uid.
+    sent = []
     for path in args.files:
         with open(path, "rb") as f:
             raw = wire_form(f.read())
-        sent[send(args.port, raw)] = (label(path), raw)
+        sent.append((send(args.port, raw), label(path), raw))
     stored = records(args.bin, args.db)
     agree = {f: 0 for f in FIELDS}
     total = {f: 0 for f in FIELDS}
     seen = set()
     oracle_errors = []
-    for uid, (name, raw) in sorted(sent.items(), key=lambda kv: kv[1][0]):
+    for uid, name, raw in sorted(sent, key=lambda s: s[1]):
         rec = stored[uid]
         if rec.get("body_sha256") != hashlib.sha256(raw).hexdigest():
             raise RuntimeError(f"{name}: the sensor stored other octets than were sent")
