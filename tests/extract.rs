@@ -330,3 +330,30 @@ fn octet_anomalies_are_counted() {
     assert_eq!(r.anomalies.eight_bit_headers, 1);
     assert!(!r.anomalies.truncated);
 }
+
+#[test]
+fn records_stored_before_issue_18_still_read() {
+    use authsense::sensor::record::{Anomalies, Attachment, UrlInfo};
+    let a: Attachment = serde_json::from_str(
+        r#"{"name":"r.pdf","mime_type":"application/pdf","size":1,"sha256":"00"}"#,
+    )
+    .expect("old attachment");
+    assert_eq!(a.depth, 0);
+    let u: UrlInfo = serde_json::from_str(r#"{"url":"https://a.example/","host":"a.example"}"#)
+        .expect("old url");
+    assert_eq!(u.depth, 0);
+    let old = r#"{"bare_lf":1,"nul":0,"eight_bit_headers":0,"truncated":false}"#;
+    let an: Anomalies = serde_json::from_str(old).expect("old anomalies");
+    assert!(!an.lenient_base64 && !an.unclosed_multipart && !an.unterminated_msg_id);
+    // Unset flags and depth 0 are left out, so such records write as before.
+    assert_eq!(serde_json::to_string(&an).expect("json"), old);
+    let json = serde_json::to_string(&a).expect("json");
+    assert!(!json.contains("depth"), "{json}");
+    let an = Anomalies {
+        lenient_base64: true,
+        ..Anomalies::default()
+    };
+    assert!(serde_json::to_string(&an)
+        .expect("json")
+        .contains(r#""lenient_base64":true"#));
+}

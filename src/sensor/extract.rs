@@ -310,7 +310,8 @@ fn read_headers(
     let (msg_id, unterminated) = fields::msg_id(raw_value("Message-ID").unwrap_or_default());
     rec.msg_id = msg_id;
     rec.anomalies.unterminated_msg_id = unterminated;
-    rec.in_reply_to = first(HeaderName::InReplyTo).and_then(|h| fields::ids(&h.value).into_iter().next());
+    rec.in_reply_to =
+        first(HeaderName::InReplyTo).and_then(|h| fields::ids(&h.value).into_iter().next());
     rec.references = first(HeaderName::References)
         .map(|h| fields::ids(&h.value))
         .unwrap_or_default();

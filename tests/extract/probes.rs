@@ -21,7 +21,10 @@ const PDF: (u64, &str) = (
 fn probe(name: &str) -> (Vec<u8>, Record) {
     let raw = super::data(&format!("extraction-probes/{name}"));
     let text = String::from_utf8(raw).expect("probes are UTF-8");
-    let wire = text.replace("\r\n", "\n").replace('\n', "\r\n").into_bytes();
+    let wire = text
+        .replace("\r\n", "\n")
+        .replace('\n', "\r\n")
+        .into_bytes();
     let rec = extract(&wire, envelope(), &opts());
     (wire, rec)
 }
@@ -30,7 +33,15 @@ fn probe(name: &str) -> (Vec<u8>, Record) {
 fn files(r: &Record) -> Vec<(Option<&str>, &str, u64, &str, u32)> {
     r.attachments
         .iter()
-        .map(|a| (a.name.as_deref(), a.mime_type.as_str(), a.size, a.sha256.as_str(), a.depth))
+        .map(|a| {
+            (
+                a.name.as_deref(),
+                a.mime_type.as_str(),
+                a.size,
+                a.sha256.as_str(),
+                a.depth,
+            )
+        })
         .collect()
 }
 
@@ -51,7 +62,13 @@ fn unclosed_inner_multipart_hides_nothing_after_it() {
     let (_, r) = probe("unclosed-inner.eml");
     assert_eq!(
         files(&r),
-        [(Some("evil.exe"), "application/x-msdownload", EXE.0, EXE.1, 0)]
+        [(
+            Some("evil.exe"),
+            "application/x-msdownload",
+            EXE.0,
+            EXE.1,
+            0
+        )]
     );
     assert_eq!(urls(&r), [("https://phish.example/login", 0)]);
     assert!(r.anomalies.unclosed_multipart);
@@ -63,13 +80,23 @@ fn unclosed_inner_multipart_inside_a_forwarded_message() {
     let (wire, r) = probe("unclosed-in-forward.eml");
     // The forwarded message as it stands in the part (the oracle writes it
     // out again with the missing delimiter added: docs/extraction.md).
-    let fwd = between(&wire, "Content-Type: message/rfc822\r\n\r\n", "\r\n--outer\r\n");
+    let fwd = between(
+        &wire,
+        "Content-Type: message/rfc822\r\n\r\n",
+        "\r\n--outer\r\n",
+    );
     let h = sha256_hex(&fwd);
     assert_eq!(
         files(&r),
         [
             (None, "message/rfc822", fwd.len() as u64, h.as_str(), 0),
-            (Some("evil.exe"), "application/x-msdownload", EXE.0, EXE.1, 1),
+            (
+                Some("evil.exe"),
+                "application/x-msdownload",
+                EXE.0,
+                EXE.1,
+                1
+            ),
             (Some("after.pdf"), "application/pdf", PDF.0, PDF.1, 0),
         ]
     );
@@ -82,7 +109,13 @@ fn nested_boundary_reuse() {
     let (_, r) = probe("boundary-reuse.eml");
     assert_eq!(
         files(&r),
-        [(Some("evil.exe"), "application/x-msdownload", EXE.0, EXE.1, 0)]
+        [(
+            Some("evil.exe"),
+            "application/x-msdownload",
+            EXE.0,
+            EXE.1,
+            0
+        )]
     );
     assert_eq!(urls(&r), [("https://reuse.example/a", 0)]);
     assert!(r.anomalies.degenerate_multipart);
@@ -110,7 +143,13 @@ fn base64_with_junk_hashes_the_decoded_file() {
     let (_, r) = probe("base64-junk.eml");
     assert_eq!(
         files(&r),
-        [(Some("junk.bin"), "application/octet-stream", EXE.0, EXE.1, 0)]
+        [(
+            Some("junk.bin"),
+            "application/octet-stream",
+            EXE.0,
+            EXE.1,
+            0
+        )]
     );
     assert!(r.anomalies.lenient_base64);
     assert!(!r.anomalies.unclosed_multipart);
@@ -123,7 +162,13 @@ fn name_only_and_filename_over_name() {
         files(&r),
         [
             (Some("only-name.pdf"), "application/pdf", PDF.0, PDF.1, 0),
-            (Some("real.exe"), "application/octet-stream", EXE.0, EXE.1, 0),
+            (
+                Some("real.exe"),
+                "application/octet-stream",
+                EXE.0,
+                EXE.1,
+                0
+            ),
         ]
     );
 }

@@ -5,9 +5,9 @@
 //! does not parse. mail-parser only decodes the display names (RFC 2047
 //! encoded words).
 
+use super::words;
 use crate::headers::address::parse_address_list;
 use crate::sensor::record::Mailbox;
-use super::words;
 
 /// One entry per mailbox of each `From:` value, in order; a value that does
 /// not parse, or parses to no mailbox (an empty group), is one entry

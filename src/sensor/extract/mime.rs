@@ -153,7 +153,10 @@ impl<'a> Parser<'a> {
         let boundary = ct_value(&fields).and_then(|ct| attribute(&ct, "boundary"));
         let nested = mime_depth + 1 < self.max_depth;
         if e.ctype.starts_with("multipart/") && nested {
-            if let Some(b) = boundary.map(|b| b.trim_end().to_string()).filter(|b| !b.is_empty()) {
+            if let Some(b) = boundary
+                .map(|b| b.trim_end().to_string())
+                .filter(|b| !b.is_empty())
+            {
                 e.kind = Kind::Multipart;
                 self.tree.entities.push(e);
                 let child_default = if self.tree.entities[index].ctype == "multipart/digest" {
@@ -172,7 +175,10 @@ impl<'a> Parser<'a> {
                 return;
             }
             self.tree.odd.degenerate_multipart = true;
-        } else if is_message(&e.ctype) && nested && matches!(e.cte.as_str(), "" | "7bit" | "8bit" | "binary") {
+        } else if is_message(&e.ctype)
+            && nested
+            && matches!(e.cte.as_str(), "" | "7bit" | "8bit" | "binary")
+        {
             e.kind = Kind::Message;
             self.tree.entities.push(e);
             self.entity("text/plain", mime_depth + 1, depth + 1);
@@ -323,7 +329,9 @@ fn delimiter(line: &[u8], b: &[u8]) -> Option<bool> {
         None => (false, rest),
     };
     let rest = trim_eol(rest);
-    rest.iter().all(|&c| c == b' ' || c == b'\t').then_some(close)
+    rest.iter()
+        .all(|&c| c == b' ' || c == b'\t')
+        .then_some(close)
 }
 
 /// The index of the `:` that ends a field name (printable US-ASCII but

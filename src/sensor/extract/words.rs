@@ -33,7 +33,10 @@ pub fn decode_unstructured(value: &str) -> String {
             push_text(&mut pieces, before);
         }
         match pieces.last_mut() {
-            Some(Piece::Encoded { charset: c, octets: o }) if joins && c.eq_ignore_ascii_case(&charset) => {
+            Some(Piece::Encoded {
+                charset: c,
+                octets: o,
+            }) if joins && c.eq_ignore_ascii_case(&charset) => {
                 o.extend_from_slice(&octets);
             }
             _ => pieces.push(Piece::Encoded { charset, octets }),
@@ -76,7 +79,7 @@ fn encoded_word(s: &str) -> Option<(usize, String, Vec<u8>)> {
     let text_start = q1 + 3;
     let end = body[text_start..].find("?=")? + text_start;
     let text = &body[text_start..end];
-    if text.contains(|c: char| c == ' ' || c == '\t') || !charset.is_ascii() {
+    if text.contains([' ', '\t']) || !charset.is_ascii() {
         return None;
     }
     let octets = match enc {
@@ -84,13 +87,20 @@ fn encoded_word(s: &str) -> Option<(usize, String, Vec<u8>)> {
         "Q" | "q" => q_decode(text.as_bytes()),
         _ => return None,
     };
-    let charset = charset.split('*').next().unwrap_or(charset).to_ascii_lowercase();
+    let charset = charset
+        .split('*')
+        .next()
+        .unwrap_or(charset)
+        .to_ascii_lowercase();
     Some((2 + end + 2, charset, octets))
 }
 
 /// RFC 2047 §4.2 "Q": `_` is a space, `=XX` an octet.
 fn q_decode(text: &[u8]) -> Vec<u8> {
-    let spaced: Vec<u8> = text.iter().map(|&c| if c == b'_' { b' ' } else { c }).collect();
+    let spaced: Vec<u8> = text
+        .iter()
+        .map(|&c| if c == b'_' { b' ' } else { c })
+        .collect();
     decode::quoted_printable(&spaced)
 }
 
