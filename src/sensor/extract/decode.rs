@@ -11,6 +11,8 @@
 //! `=` before a line end is a soft line break, and any other `=` is kept as
 //! it is, as clients do.
 
+use std::borrow::Cow;
+
 /// Base64 decoded leniently: the octets, and whether the input was not
 /// clean base64 (a character outside the alphabet, missing or misplaced
 /// padding, data after the padding, a dangling character).
@@ -122,27 +124,27 @@ fn hex(c: u8) -> Option<u8> {
 /// A body's octets after its transfer encoding `cte` (lowercase) is
 /// undone; `lenient` is set when base64 was not clean. Unknown encodings
 /// (and `7bit`, `8bit`, `binary`) are the octets as they are.
-pub fn transfer_decode(cte: &str, body: &[u8], lenient: &mut bool) -> Vec<u8> {
+pub fn transfer_decode<'a>(cte: &str, body: &'a [u8], lenient: &mut bool) -> Cow<'a, [u8]> {
     match cte {
         "base64" => {
             let (out, odd) = base64(body);
             *lenient |= odd;
-            out
+            Cow::Owned(out)
         }
-        "quoted-printable" => quoted_printable(body),
-        _ => body.to_vec(),
+        "quoted-printable" => Cow::Owned(quoted_printable(body)),
+        _ => Cow::Borrowed(body),
     }
 }
 
 /// Text in `charset` (lowercase), as a client shows it: unknown charsets
 /// and invalid sequences read as UTF-8 with replacement characters.
-pub fn text(bytes: &[u8], charset: Option<&str>) -> String {
+pub fn text<'a>(bytes: &'a [u8], charset: Option<&str>) -> Cow<'a, str> {
     let decoder = charset
         .filter(|c| !matches!(*c, "us-ascii" | "ascii" | "utf-8" | "utf8"))
         .and_then(|c| mail_parser::decoders::charsets::map::charset_decoder(c.as_bytes()));
     match decoder {
-        Some(decode) => decode(bytes),
-        None => String::from_utf8_lossy(bytes).into_owned(),
+        Some(decode) => Cow::Owned(decode(bytes)),
+        None => String::from_utf8_lossy(bytes),
     }
 }
 

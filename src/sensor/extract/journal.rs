@@ -60,9 +60,9 @@ pub(super) fn detect<'a>(
         let body = input.get(e.body.clone())?;
         match e.kind {
             Kind::Message => Some(Cow::Borrowed(body)),
-            Kind::Leaf if matches!(e.ctype.as_str(), "message/rfc822" | "message/global") => Some(
-                Cow::Owned(decode::transfer_decode(&e.cte, body, &mut false)),
-            ),
+            Kind::Leaf if matches!(e.ctype.as_str(), "message/rfc822" | "message/global") => {
+                Some(decode::transfer_decode(&e.cte, body, &mut false))
+            }
             _ => None,
         }
     })?;

@@ -128,10 +128,7 @@ impl<'a> Parser<'a> {
             return None;
         }
         let rest = &self.input[self.pos..];
-        let len = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest.len(), |i| i + 1);
+        let len = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
         let line = &rest[..len];
         if line.starts_with(b"--") && self.eof.iter().any(|b| delimiter(line, b).is_some()) {
             return None;
@@ -147,10 +144,9 @@ impl<'a> Parser<'a> {
             return;
         }
         let fields = self.header();
-        let mut e = describe(&fields, default_type, depth);
+        let (mut e, boundary) = describe(&fields, default_type, depth);
         e.body = self.pos..self.pos;
         let index = self.tree.entities.len();
-        let boundary = ct_value(&fields).and_then(|ct| attribute(&ct, "boundary"));
         let nested = mime_depth + 1 < self.max_depth;
         if e.ctype.starts_with("multipart/") && nested {
             if let Some(b) = boundary
@@ -192,10 +188,19 @@ impl<'a> Parser<'a> {
         self.tree.entities.push(e);
     }
 
-    /// Consumes lines up to the (false) end of input.
+    /// Consumes lines up to the (false) end of input. Only a line starting
+    /// with `--` can be a false end, so the others are passed over whole.
     fn skip_rest(&mut self) {
-        while let Some(line) = self.peek_line() {
-            self.pos = line.end;
+        if self.eof.is_empty() {
+            self.pos = self.input.len();
+            return;
+        }
+        while self.pos < self.input.len() {
+            let rest = &self.input[self.pos..];
+            if rest.starts_with(b"--") && self.peek_line().is_none() {
+                return;
+            }
+            self.pos = memchr::memchr(b'\n', rest).map_or(self.input.len(), |i| self.pos + i + 1);
         }
     }
 
@@ -337,8 +342,14 @@ fn delimiter(line: &[u8], b: &[u8]) -> Option<bool> {
 /// The index of the `:` that ends a field name (printable US-ASCII but
 /// `:`, RFC 5322 §2.2), or `None` when the line is not a header field.
 fn field_name_end(line: &[u8]) -> Option<usize> {
-    let colon = line.iter().position(|&c| c == b':')?;
-    (colon > 0 && line[..colon].iter().all(|&c| (0x21..=0x7e).contains(&c))).then_some(colon)
+    for (i, &c) in line.iter().enumerate() {
+        match c {
+            b':' if i > 0 => return Some(i),
+            0x21..=0x7e if c != b':' => {}
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn trim_eol(line: &[u8]) -> &[u8] {
@@ -350,78 +361,88 @@ fn is_message(ctype: &str) -> bool {
     matches!(ctype, "message/rfc822" | "message/global")
 }
 
-/// The parsed Content-Type value.
-fn ct_value(f: &Fields) -> Option<mail_parser::ContentType<'static>> {
-    parse_ct(f.content_type.as_deref()?)
+/// What a Content-Type or Content-Disposition value says: its lowercased
+/// `type/subtype` (or disposition type), and the values of the wanted
+/// parameters (names compared case-insensitively).
+struct Params {
+    kind: String,
+    values: [Option<String>; 3],
 }
 
-fn parse_ct(value: &[u8]) -> Option<mail_parser::ContentType<'static>> {
-    let mut line = value.to_vec();
+/// Parses a Content-Type (or Content-Disposition) value with mail-parser
+/// (quoting, comments, RFC 2231 continuations and charsets, RFC 2047) and
+/// keeps only `want`.
+fn params(value: &[u8], want: [&str; 3]) -> Option<Params> {
+    let mut line = Vec::with_capacity(value.len() + 1);
+    line.extend_from_slice(value);
     line.push(b'\n');
-    match MessageStream::new(&line).parse_content_type() {
-        HeaderValue::ContentType(ct) => Some(mail_parser::ContentType {
-            c_type: ct.c_type.into_owned().into(),
-            c_subtype: ct.c_subtype.map(|s| s.into_owned().into()),
-            attributes: ct.attributes.map(|a| {
-                a.into_iter()
-                    .map(|a| mail_parser::Attribute {
-                        name: a.name.into_owned().into(),
-                        value: a.value.into_owned().into(),
-                    })
-                    .collect()
-            }),
-        }),
-        _ => None,
+    let HeaderValue::ContentType(ct) = MessageStream::new(&line).parse_content_type() else {
+        return None;
+    };
+    // RFC 2045 §5.1: the subtype is a token; what follows it without a `;`
+    // (`application/pdf name="x.pdf"`) is not part of it.
+    let mut kind = String::with_capacity(32);
+    kind.push_str(ct.ctype());
+    if let Some(sub) = ct.subtype().map(token) {
+        kind.push('/');
+        kind.push_str(sub);
     }
+    kind.make_ascii_lowercase();
+    let find = |name: &str| {
+        ct.attributes()?
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+            .map(|a| a.value.to_string())
+    };
+    Some(Params {
+        kind,
+        values: want.map(find),
+    })
 }
 
-/// An attribute's value, by case-insensitive name.
-fn attribute(ct: &mail_parser::ContentType<'_>, name: &str) -> Option<String> {
-    ct.attributes()?
-        .iter()
-        .find(|a| a.name.eq_ignore_ascii_case(name))
-        .map(|a| a.value.to_string())
-}
-
-/// The entity's description from its header fields (body and kind left to
-/// the caller).
-fn describe(f: &Fields, default_type: &str, depth: u32) -> Entity {
-    let ct = ct_value(f);
+/// The entity's description from its header fields, and the boundary of a
+/// multipart (body and kind left to the caller).
+fn describe(f: &Fields, default_type: &str, depth: u32) -> (Entity, Option<String>) {
+    let ct = f
+        .content_type
+        .as_deref()
+        .and_then(|v| params(v, ["boundary", "charset", "name"]));
     // RFC 2045 §5.2: a syntactically invalid type is text/plain.
     let ctype = match (&ct, f.content_type.as_deref()) {
         (_, None) => default_type.to_string(),
-        (Some(ct), Some(raw)) if valid_type(raw) => match ct.subtype().map(token) {
-            // RFC 2045 §5.1: the subtype is a token; what follows it without
-            // a `;` (`application/pdf name="x.pdf"`) is not part of it.
-            Some(sub) if !sub.is_empty() => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
-            _ => "text/plain".to_string(),
-        },
+        (Some(ct), Some(raw))
+            if valid_type(raw) && ct.kind.contains('/') && !ct.kind.ends_with('/') =>
+        {
+            ct.kind.clone()
+        }
         _ => "text/plain".to_string(),
     };
-    let disposition = f.disposition.as_deref().and_then(parse_ct);
+    let disposition = f
+        .disposition
+        .as_deref()
+        .and_then(|v| params(v, ["filename", "", ""]));
+    let [boundary, charset, ct_name] = ct.map(|c| c.values).unwrap_or_default();
+    let disposition_attachment = disposition.as_ref().is_some_and(|d| d.kind == "attachment");
     let name = disposition
-        .as_ref()
-        .and_then(|d| attribute(d, "filename"))
-        .or_else(|| ct.as_ref().and_then(|ct| attribute(ct, "name")))
+        .and_then(|d| d.values.into_iter().next().flatten())
+        .or(ct_name)
         .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty());
-    Entity {
+    let e = Entity {
         ctype,
-        charset: ct
-            .as_ref()
-            .and_then(|ct| attribute(ct, "charset"))
-            .map(|c| c.trim().to_ascii_lowercase()),
+        charset: charset.map(|c| c.trim().to_ascii_lowercase()),
         cte: f
             .cte
             .as_deref()
             .map(|v| String::from_utf8_lossy(v).trim().to_ascii_lowercase())
             .unwrap_or_default(),
-        disposition_attachment: disposition.is_some_and(|d| d.is_attachment()),
+        disposition_attachment,
         name,
         body: 0..0,
         kind: Kind::Leaf,
         depth,
-    }
+    };
+    (e, boundary)
 }
 
 /// The leading RFC 2045 §5.1 `token` of `s`.
