@@ -4,7 +4,8 @@
 //! The work is split: `extract/limits.rs` guards the MIME parser against
 //! hostile input and counts octet-level anomalies, [`authsel`] chooses the
 //! trusted authentication results, [`received`] reads the `Received:`
-//! chain, `extract/mime.rs` reads the MIME structure as mail clients do,
+//! chain, `extract/mime.rs` reads the MIME structure as mail clients do
+//! (`extract/ctype.rs` its Content-* fields),
 //! `extract/decode.rs` undoes transfer encodings, `extract/parts.rs` lists
 //! attachments and the text of the tree, `extract/urls.rs` finds URLs,
 //! `extract/journal.rs` recognises Exchange journal reports (whose attached
@@ -19,6 +20,7 @@
 //! [`received`]: super::received
 
 mod authors;
+mod ctype;
 mod decode;
 mod fields;
 mod journal;
