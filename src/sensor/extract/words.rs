@@ -77,7 +77,13 @@ fn encoded_word(s: &str) -> Option<(usize, String, Vec<u8>)> {
         return None;
     }
     let text_start = q1 + 3;
-    let end = body[text_start..].find("?=")? + text_start;
+    // RFC 2047 §2: the encoded text holds no `?` and no space, so it ends
+    // at the first `?`, which must begin `?=`. Looking no further keeps the
+    // work linear however many `=?` a value holds.
+    let end = body[text_start..].find('?')? + text_start;
+    if body.get(end..end + 2)? != "?=" {
+        return None;
+    }
     let text = &body[text_start..end];
     if text.contains([' ', '\t']) || !charset.is_ascii() {
         return None;
@@ -124,9 +130,18 @@ mod tests {
             ("=?bogus", "=?bogus"),
             ("=?utf-8?x?abc?= y", "=?utf-8?x?abc?= y"),
             ("pre=?utf-8?q?fix?=", "prefix"),
+            ("=?utf-8?q?a?b?=", "=?utf-8?q?a?b?="),
         ];
         for (raw, want) in cases {
             assert_eq!(decode_unstructured(raw), want, "{raw}");
         }
+    }
+
+    #[test]
+    fn many_openings_take_linear_time() {
+        let value = "=?x?q?a".repeat(150_000);
+        let t = std::time::Instant::now();
+        assert_eq!(decode_unstructured(&value), value);
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "{:?}", t.elapsed());
     }
 }
