@@ -142,6 +142,10 @@ mod tests {
         let value = "=?x?q?a".repeat(150_000);
         let t = std::time::Instant::now();
         assert_eq!(decode_unstructured(&value), value);
-        assert!(t.elapsed() < std::time::Duration::from_secs(5), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }
