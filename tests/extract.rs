@@ -1,6 +1,7 @@
 //! Black-box tests of the sensor's metadata extraction
 //! (`authsense::sensor::extract::extract`) on crafted messages in
-//! `tests/data/messages/`, hostile inputs built here, and the Zeek
+//! `tests/data/messages/`, the issue-18 probes in
+//! `tests/data/extraction-probes/`, hostile inputs built here, and the Zeek
 //! `smtp.log`/`files.log` baselines in `tests/data/zeek-smtp/` as a field
 //! oracle.
 
@@ -12,6 +13,8 @@ use authsense::sensor::record::{AuthSource, Gateway, Record};
 
 #[path = "extract/hostile.rs"]
 mod hostile;
+#[path = "extract/probes.rs"]
+mod probes;
 #[path = "extract/zeek.rs"]
 mod zeek;
 use sha2::{Digest, Sha256};
@@ -143,7 +146,7 @@ fn headers_inside_an_attached_message_are_ignored() {
     assert_eq!(r.original.client_ip.as_deref(), Some("192.0.2.50"));
     assert_eq!(r.path.len(), 1);
     // One attachment: the raw nested message, up to the CRLF before the
-    // closing delimiter.
+    // closing delimiter; its headers do not count, its URLs do.
     let text = String::from_utf8_lossy(&raw);
     let start = text
         .find("Content-Type: message/rfc822\r\n\r\n")
@@ -155,7 +158,10 @@ fn headers_inside_an_attached_message_are_ignored() {
     assert_eq!(a.mime_type, "message/rfc822");
     assert_eq!(a.size, (end - start) as u64);
     assert_eq!(a.sha256, sha256_hex(&raw[start..end]));
-    assert!(r.urls.is_empty(), "{:?}", r.urls);
+    // The forwarded message's URL is listed, one depth down (issue 18).
+    let urls: Vec<(&str, u32)> = r.urls.iter().map(|u| (u.url.as_str(), u.depth)).collect();
+    assert_eq!(urls, [("http://inner.example/should-not-count", 1)]);
+    assert_eq!(a.depth, 0);
 }
 
 #[test]
@@ -323,4 +329,31 @@ fn octet_anomalies_are_counted() {
     assert_eq!(r.anomalies.nul, 2);
     assert_eq!(r.anomalies.eight_bit_headers, 1);
     assert!(!r.anomalies.truncated);
+}
+
+#[test]
+fn records_stored_before_issue_18_still_read() {
+    use authsense::sensor::record::{Anomalies, Attachment, UrlInfo};
+    let a: Attachment = serde_json::from_str(
+        r#"{"name":"r.pdf","mime_type":"application/pdf","size":1,"sha256":"00"}"#,
+    )
+    .expect("old attachment");
+    assert_eq!(a.depth, 0);
+    let u: UrlInfo = serde_json::from_str(r#"{"url":"https://a.example/","host":"a.example"}"#)
+        .expect("old url");
+    assert_eq!(u.depth, 0);
+    let old = r#"{"bare_lf":1,"nul":0,"eight_bit_headers":0,"truncated":false}"#;
+    let an: Anomalies = serde_json::from_str(old).expect("old anomalies");
+    assert!(!an.lenient_base64 && !an.unclosed_multipart && !an.unterminated_msg_id);
+    // Unset flags and depth 0 are left out, so such records write as before.
+    assert_eq!(serde_json::to_string(&an).expect("json"), old);
+    let json = serde_json::to_string(&a).expect("json");
+    assert!(!json.contains("depth"), "{json}");
+    let an = Anomalies {
+        lenient_base64: true,
+        ..Anomalies::default()
+    };
+    assert!(serde_json::to_string(&an)
+        .expect("json")
+        .contains(r#""lenient_base64":true"#));
 }

@@ -8,7 +8,16 @@
 //! libFuzzer's panic hook aborts even on a panic that `extract` would catch
 //! around mail-parser, so such a panic is reported here too), the size is the
 //! input's, the score is at most 10 and the record serialises.
+//!
+//! Then a differential oracle (issue 18, `probe.rs`): the input also drives
+//! a probe generator that builds a message around attachments it knows —
+//! the input's bytes as their contents, as noise in text parts, preamble
+//! and an unclosed inner multipart, with junk in the base64, inside a
+//! forwarded message or not — and no attachment it inserted may be missing
+//! from the record, nor listed with another size, digest or depth.
 #![no_main]
+
+mod probe;
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -51,4 +60,17 @@ fuzz_target!(|data: &[u8]| {
     analysis::apply(&mut rec, &cfg, &SeenAll);
     assert!(rec.score.is_some_and(|s| s <= analysis::MAX_SCORE));
     serde_json::to_string(&rec).expect("record serialises");
+
+    let (message, inserted) = probe::build(data);
+    let rec = extract(&message, probe::envelope(), &ExtractOptions::default());
+    for want in &inserted {
+        assert!(
+            rec.attachments.iter().any(|a| a.name.as_deref() == Some(want.name.as_str())
+                && a.size == want.size
+                && a.sha256 == want.sha256
+                && a.depth == want.depth),
+            "inserted attachment {want:?} missing from {:?}",
+            rec.attachments
+        );
+    }
 });

@@ -4,28 +4,37 @@
 //! The work is split: `extract/limits.rs` guards the MIME parser against
 //! hostile input and counts octet-level anomalies, [`authsel`] chooses the
 //! trusted authentication results, [`received`] reads the `Received:`
-//! chain, `extract/parts.rs` walks the MIME tree for attachments and text,
-//! `extract/urls.rs` finds URLs, `extract/journal.rs` recognises Exchange
-//! journal reports (whose attached original is extracted instead),
-//! `extract/authors.rs` reads `From:` with the milter's own address parser.
-//! This file wires them together and reads the other address and the
-//! identification header fields (RFC 5322 §3.6).
+//! chain, `extract/mime.rs` reads the MIME structure as mail clients do
+//! (`extract/ctype.rs` its Content-* fields),
+//! `extract/decode.rs` undoes transfer encodings, `extract/parts.rs` lists
+//! attachments and the text of the tree, `extract/urls.rs` finds URLs,
+//! `extract/journal.rs` recognises Exchange journal reports (whose attached
+//! original is extracted instead), `extract/authors.rs` reads `From:` with
+//! the milter's own address parser, `extract/words.rs` decodes RFC 2047
+//! encoded words and `extract/fields.rs` the identification fields. This
+//! file wires them together and reads the other address fields (RFC 5322
+//! §3.6). What was odd about the message goes to `anomalies`
+//! (docs/extraction.md).
 //!
 //! [`authsel`]: super::authsel
 //! [`received`]: super::received
 
 mod authors;
+mod ctype;
+mod decode;
+mod fields;
 mod journal;
 mod limits;
+mod mime;
 mod parts;
 mod urls;
+mod words;
 
 use sha2::{Digest, Sha256};
-use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::SystemTime;
 
-use mail_parser::{Address, HeaderName, HeaderValue, Message, MessageParser, MessagePart};
+use mail_parser::{HeaderName, MessageParser, MessagePart};
 
 use super::record::{self, Mailbox, Record};
 use super::{authsel, received};
@@ -123,24 +132,25 @@ fn extract_one(raw: &[u8], env: Envelope, opts: &ExtractOptions, unwrap: bool) -
     let plan = limits::plan(raw, opts);
     rec.anomalies.truncated = plan.truncated;
     let input = raw.get(..plan.len).unwrap_or(raw);
-    let parser = MessageParser::default();
-    // mail-parser promises not to panic; a panic in it must still not take
-    // the SMTP session down with it.
+    // mail-parser reads the top-level header fields only (the MIME
+    // structure is `mime.rs`'s); it promises not to panic, and a panic in
+    // it must still not take the SMTP session down with it.
     let parsed = catch_unwind(AssertUnwindSafe(|| {
-        if plan.headers_only {
-            parser.parse_headers(input)
-        } else {
-            parser.parse(input)
-        }
+        MessageParser::default().parse_headers(input)
     }));
-    let Ok(Some(msg)) = parsed else {
-        return rec;
+    // A message without any header field still has a body to read.
+    let msg = parsed.ok().flatten();
+    let root = msg.as_ref().and_then(|m| m.parts.first());
+    let tree = if plan.headers_only {
+        mime::Tree::default()
+    } else {
+        mime::parse(input, opts.max_mime_depth, opts.max_parts)
     };
-    if let (Some(env), false) = (env_copy, plan.headers_only) {
-        if let Some((envelope, original)) = journal::detect(&msg, input) {
+    if let (Some(env), false, Some(root)) = (env_copy, plan.headers_only, root) {
+        if let Some((envelope, original)) = journal::detect(root, &tree, input) {
             let gateway = env.gateway.ip.parse().ok();
             if is_journal_source(&opts.journal_sources, gateway, &env.mailfrom) {
-                return unwrap_journal(&msg, rec, original, envelope, env, opts);
+                return unwrap_journal(root, rec, &original, envelope, env, opts);
             }
             // Shaped like a journal report, from anyone: recorded as the
             // message it is, with the perimeter's outer stamp.
@@ -148,12 +158,19 @@ fn extract_one(raw: &[u8], env: Envelope, opts: &ExtractOptions, unwrap: bool) -
         }
     }
     let body = raw.get(limits::header_block_len(raw)..).unwrap_or_default();
-    read_headers(&msg, input, body, opts, &mut rec);
+    if let Some(root) = root {
+        read_headers(root, input, body, opts, &mut rec);
+    }
     if !plan.headers_only {
-        let walked = parts::walk(&msg, input, opts);
+        let walked = parts::walk(&tree, input);
         rec.attachments = walked.attachments;
         rec.urls = walked.urls.urls;
-        rec.anomalies.truncated |= walked.truncated;
+        let a = &mut rec.anomalies;
+        a.truncated |= walked.truncated || tree.odd.truncated;
+        a.lenient_base64 = walked.lenient_base64;
+        a.unclosed_multipart = tree.odd.unclosed_multipart;
+        a.degenerate_multipart = tree.odd.degenerate_multipart;
+        a.missing_header_end = tree.odd.missing_header_end;
     }
     rec
 }
@@ -162,7 +179,7 @@ fn extract_one(raw: &[u8], env: Envelope, opts: &ExtractOptions, unwrap: bool) -
 /// own receive facts from `outer` and the report envelope as the original
 /// envelope.
 fn unwrap_journal(
-    report: &Message<'_>,
+    report: &MessagePart<'_>,
     outer: Record,
     original: &[u8],
     envelope: journal::Envelope,
@@ -171,14 +188,10 @@ fn unwrap_journal(
 ) -> Record {
     let mut rec = extract_one(original, env, opts, false);
     let report_msg_id = report
-        .parts
-        .first()
-        .and_then(|root| {
-            root.headers
-                .iter()
-                .find(|h| h.name == HeaderName::MessageId)
-        })
-        .and_then(|h| ids(&h.value).into_iter().next());
+        .headers
+        .iter()
+        .find(|h| h.name == HeaderName::MessageId)
+        .and_then(|h| fields::ids(&h.value).into_iter().next());
     rec.journal = Some(record::Journal {
         report_rcptto: outer.rcptto.clone(),
         report_msg_id,
@@ -205,15 +218,12 @@ fn unwrap_journal(
 
 /// Fills the header-derived fields of `rec` from the top-level header.
 fn read_headers(
-    msg: &Message<'_>,
+    root: &MessagePart<'_>,
     input: &[u8],
     body: &[u8],
     opts: &ExtractOptions,
     rec: &mut Record,
 ) {
-    let Some(root) = msg.parts.first() else {
-        return;
-    };
     let headers: Vec<(String, String)> = root
         .headers
         .iter()
@@ -221,7 +231,7 @@ fn read_headers(
             let value = input
                 .get(h.offset_start as usize..h.offset_end as usize)
                 .unwrap_or_default();
-            (h.name.as_str().to_string(), lossy(value))
+            (h.name.as_str().to_string(), fields::lossy(value))
         })
         .collect();
 
@@ -252,7 +262,7 @@ fn read_headers(
         .and_then(|s| hops.iter().find(|(i, _)| *i > s))
         .or_else(|| hops.first());
     rec.original = record::Original {
-        mailfrom: authsel::smtp_property(&auth, "mailfrom").or_else(|| return_path(root)),
+        mailfrom: authsel::smtp_property(&auth, "mailfrom").or_else(|| fields::return_path(root)),
         helo: authsel::smtp_property(&auth, "helo"),
         client_ip: perimeter.and_then(|(_, hop)| hop.from_ip.clone()),
     };
@@ -263,11 +273,17 @@ fn read_headers(
     rec.path = hops.into_iter().take(MAX_HOPS).map(|(_, h)| h).collect();
 
     let first = |name: HeaderName<'static>| root.headers.iter().find(|h| h.name == name);
+    let raw_value = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
     let raw_of = |name: &str| {
         headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| unfold(v))
+            .map(|(_, v)| fields::unfold(v))
             .filter(|v| !v.is_empty())
     };
     let mailboxes = |name: HeaderName<'static>| -> Vec<Mailbox> {
@@ -275,28 +291,31 @@ fn read_headers(
             .iter()
             .filter(|h| h.name == name)
             .filter_map(|h| h.value.as_address())
-            .flat_map(mailboxes_of)
+            .flat_map(fields::mailboxes_of)
             .collect()
     };
-    rec.authors = authors::authors(
-        headers
-            .iter()
-            .filter(|(name, _)| name.trim().eq_ignore_ascii_case("From"))
-            .map(|(_, value)| value.as_str()),
-    );
+    let from_fields: Vec<&str> = headers
+        .iter()
+        .filter(|(name, _)| name.trim().eq_ignore_ascii_case("From"))
+        .map(|(_, value)| value.as_str())
+        .collect();
+    rec.anomalies.several_from_fields = from_fields.len() > 1;
+    rec.authors = authors::authors(from_fields);
+    rec.anomalies.several_authors = rec.authors.len() > 1;
     rec.from = rec.authors.first().cloned();
     rec.sender = mailboxes(HeaderName::Sender).into_iter().next();
     rec.reply_to = mailboxes(HeaderName::ReplyTo);
     rec.to = mailboxes(HeaderName::To);
     rec.cc = mailboxes(HeaderName::Cc);
-    rec.subject = first(HeaderName::Subject)
-        .and_then(|h| h.value.as_text())
-        .map(str::to_string);
+    rec.subject = raw_value("Subject").map(|v| words::decode_unstructured(v).trim().to_string());
     rec.date = raw_of("Date");
-    rec.msg_id = first(HeaderName::MessageId).and_then(|h| ids(&h.value).into_iter().next());
-    rec.in_reply_to = first(HeaderName::InReplyTo).and_then(|h| ids(&h.value).into_iter().next());
+    let (msg_id, unterminated) = fields::msg_id(raw_value("Message-ID").unwrap_or_default());
+    rec.msg_id = msg_id;
+    rec.anomalies.unterminated_msg_id = unterminated;
+    rec.in_reply_to =
+        first(HeaderName::InReplyTo).and_then(|h| fields::ids(&h.value).into_iter().next());
     rec.references = first(HeaderName::References)
-        .map(|h| ids(&h.value))
+        .map(|h| fields::ids(&h.value))
         .unwrap_or_default();
     rec.list_id = first(HeaderName::ListId)
         .and_then(|h| h.value.as_address())
@@ -312,60 +331,4 @@ fn read_headers(
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
     });
-}
-
-/// The address of the topmost `Return-Path:` (RFC 5322 §3.6.7), not
-/// mail-parser's `return_address()`, which falls back to `From:`.
-fn return_path(root: &MessagePart<'_>) -> Option<String> {
-    root.headers
-        .iter()
-        .find(|h| h.name == HeaderName::ReturnPath)
-        .and_then(|h| ids(&h.value).into_iter().next())
-}
-
-fn mailboxes_of(addr: &Address<'_>) -> Vec<Mailbox> {
-    addr.iter()
-        .map(|a| Mailbox {
-            name: a.name().map(str::to_string),
-            address: a.address().map(str::to_string),
-        })
-        .collect()
-}
-
-/// Message identifiers (RFC 5322 §3.6.4) of a parsed header value, without
-/// angle brackets.
-fn ids(value: &HeaderValue<'_>) -> Vec<String> {
-    let list: Vec<&str> = match value {
-        HeaderValue::Text(t) => vec![t.as_ref()],
-        HeaderValue::TextList(l) => l.iter().map(|t| t.as_ref()).collect(),
-        _ => Vec::new(),
-    };
-    list.into_iter()
-        .map(|t| {
-            t.trim()
-                .trim_start_matches('<')
-                .trim_end_matches('>')
-                .to_string()
-        })
-        .filter(|t| !t.is_empty())
-        .collect()
-}
-
-/// A raw header value as text, invalid UTF-8 replaced by U+FFFD.
-fn lossy(bytes: &[u8]) -> String {
-    match String::from_utf8_lossy(bytes) {
-        Cow::Borrowed(s) => s.to_string(),
-        Cow::Owned(s) => s,
-    }
-}
-
-/// Removes folding (RFC 5322 §2.2.3) and surrounding white space.
-fn unfold(value: &str) -> String {
-    value
-        .split(['\r', '\n'])
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("")
-        .trim()
-        .to_string()
 }

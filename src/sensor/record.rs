@@ -307,6 +307,11 @@ pub struct Attachment {
     pub size: u64,
     /// SHA-256 of the decoded content, hex.
     pub sha256: String,
+    /// Forwarded-message depth: 0 for a part of the message itself, 1 for a
+    /// part of an attached `message/rfc822`, and so on. Absent (0) on
+    /// records stored before it existed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub depth: u32,
 }
 
 /// A URL found in the message.
@@ -316,6 +321,14 @@ pub struct UrlInfo {
     pub url: String,
     /// Its host, lowercased.
     pub host: String,
+    /// Forwarded-message depth of the text it was found in, as for
+    /// [`Attachment::depth`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub depth: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Oddities in the received bytes, counted rather than refused.
@@ -334,4 +347,33 @@ pub struct Anomalies {
     /// unwrapped.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub journal_untrusted: bool,
+    /// Base64 that was not clean (a character outside the alphabet, missing
+    /// or misplaced padding, data after the padding) was decoded the way
+    /// clients decode it (RFC 2045 §6.8). Absent when false, as are the
+    /// flags below (docs/extraction.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lenient_base64: bool,
+    /// A multipart's closing delimiter is missing: it ended at an enclosing
+    /// multipart's delimiter (RFC 2046 §5.1.2) or at the end of the message.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unclosed_multipart: bool,
+    /// A multipart without a boundary, or whose boundary never occurs: read
+    /// as a part without parts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub degenerate_multipart: bool,
+    /// A part's header block ended at a line that is not a header field
+    /// instead of an empty line (that line starts the body).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub missing_header_end: bool,
+    /// More than one `From:` field (RFC 5322 §3.6 allows one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub several_from_fields: bool,
+    /// More than one author ([`Record::authors`]), in one `From:` field or
+    /// several.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub several_authors: bool,
+    /// A `Message-ID:` without its closing `>`; [`Record::msg_id`] keeps
+    /// the value.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unterminated_msg_id: bool,
 }

@@ -172,10 +172,12 @@ pub fn record(uid: &str, minutes_ago: u64) -> Record {
             mime_type: "application/pdf".into(),
             size: 10,
             sha256: "00".repeat(32),
+            ..Default::default()
         }],
         urls: vec![UrlInfo {
             url: "https://sender.example/x".into(),
             host: "sender.example".into(),
+            ..Default::default()
         }],
         anomalies: Anomalies {
             bare_lf: 1,

@@ -5,9 +5,9 @@
 //! does not parse. mail-parser only decodes the display names (RFC 2047
 //! encoded words).
 
+use super::words;
 use crate::headers::address::parse_address_list;
 use crate::sensor::record::Mailbox;
-use mail_parser::parsers::MessageStream;
 
 /// One entry per mailbox of each `From:` value, in order; a value that does
 /// not parse, or parses to no mailbox (an empty group), is one entry
@@ -29,12 +29,7 @@ pub(super) fn authors<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<Mail
 /// A display name with its RFC 2047 encoded words decoded; `None` when
 /// nothing is left.
 fn decode(name: &str) -> Option<String> {
-    let line = format!("{name}\n");
-    let text = MessageStream::new(line.as_bytes())
-        .parse_unstructured()
-        .into_text()
-        .map(|t| t.trim().to_string())
-        .unwrap_or_else(|| name.trim().to_string());
+    let text = words::decode_unstructured(name).trim().to_string();
     (!text.is_empty()).then_some(text)
 }
 

@@ -20,8 +20,11 @@
 //! the attachment tell it apart. Other fields (`On-Behalf-Of`, the
 //! `Received`/`Rule-Names` lines of some reports, …) are ignored.
 
-use mail_parser::{Message, PartType};
+use mail_parser::MessagePart;
 use std::borrow::Cow;
+
+use super::decode;
+use super::mime::{Kind, Tree};
 
 /// What a journal report's envelope says about the original transaction.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -35,11 +38,14 @@ pub(super) struct Envelope {
     pub msg_id: Option<String>,
 }
 
-/// The envelope and the raw original of a journal report; `None` when `msg`
+/// The envelope and the raw original of a journal report; `None` when the
+/// message (top-level header `root`, structure `tree`, read from `input`)
 /// is not one (no `X-MS-Journal-Report:` header, or no attached message).
-/// `input` is what `msg` was parsed from.
-pub(super) fn detect<'a>(msg: &'a Message<'a>, input: &'a [u8]) -> Option<(Envelope, &'a [u8])> {
-    let root = msg.parts.first()?;
+pub(super) fn detect<'a>(
+    root: &MessagePart<'_>,
+    tree: &Tree,
+    input: &'a [u8],
+) -> Option<(Envelope, Cow<'a, [u8]>)> {
     if !root
         .headers
         .iter()
@@ -47,21 +53,25 @@ pub(super) fn detect<'a>(msg: &'a Message<'a>, input: &'a [u8]) -> Option<(Envel
     {
         return None;
     }
-    // A nested message parsed in place borrows the whole input; one that
-    // had to be decoded (base64, quoted-printable) owns its bytes.
-    let original = msg.parts.iter().find_map(|p| match &p.body {
-        PartType::Message(m) => match &m.raw_message {
-            Cow::Owned(bytes) => Some(bytes.as_slice()),
-            Cow::Borrowed(_) => input.get(p.offset_body as usize..p.offset_end as usize),
-        },
-        _ => None,
-    })?;
-    let envelope = msg
-        .parts
-        .iter()
-        .find_map(|p| match &p.body {
-            PartType::Text(t) => Some(parse_envelope(t)),
+    let top = || tree.entities.iter().filter(|e| e.depth == 0);
+    // An attached message read in place, or one that had to be decoded
+    // (base64, quoted-printable).
+    let original = top().find_map(|e| {
+        let body = input.get(e.body.clone())?;
+        match e.kind {
+            Kind::Message => Some(Cow::Borrowed(body)),
+            Kind::Leaf if matches!(e.ctype.as_str(), "message/rfc822" | "message/global") => {
+                Some(decode::transfer_decode(&e.cte, body, &mut false))
+            }
             _ => None,
+        }
+    })?;
+    let envelope = top()
+        .find(|e| e.kind == Kind::Leaf && e.ctype.starts_with("text/"))
+        .and_then(|e| {
+            let body = input.get(e.body.clone())?;
+            let bytes = decode::transfer_decode(&e.cte, body, &mut false);
+            Some(parse_envelope(&decode::text(&bytes, e.charset.as_deref())))
         })
         .unwrap_or_default();
     Some((envelope, original))

@@ -1,26 +1,27 @@
-//! The walk over a parsed message's MIME tree: attachments (hashed, not
-//! kept) and the text that URLs are read from, under the depth and part
-//! caps.
+//! Attachments (hashed, not kept) and the text that URLs are read from, out
+//! of a message's MIME structure (`mime.rs`).
 //!
 //! A part is an attachment when it is a leaf and (a) its
 //! `Content-Disposition` is `attachment`, (b) it is not text and has a file
-//! name (`filename=` or `name=`), or (c) it is a `message/rfc822` (or
-//! `message/global`) part. A nested message counts as one attachment whose
-//! bytes are the raw nested message; the walk does not enter it, so neither
-//! its authentication headers nor its URLs count. Text/plain and text/html
-//! leaves are read for URLs, attachments included (a phishing page is often
-//! an attached .html).
+//! name (`filename=` of Content-Disposition, else `name=` of Content-Type),
+//! or (c) it is a `message/rfc822` (or `message/global`) part, whose octets
+//! are the forwarded message as it stands in the part. A forwarded
+//! message is also read: its attachments and URLs are listed too, with
+//! their `depth` (0 = the message itself, 1 = inside an attached message,
+//! …); its header fields are not (the record's headers and authentication
+//! are the outer message's). Text/plain and text/html leaves are read for
+//! URLs, attachments included (a phishing page is often an attached
+//! .html).
 //!
-//! The decoded bytes of a text attachment are the transfer-decoded octets
-//! (base64 or quoted-printable undone), not mail-parser's UTF-8 conversion,
-//! so that the digest matches the file a user would save.
+//! Sizes and digests are of the transfer-decoded octets (base64 or
+//! quoted-printable undone, `decode.rs`), not of a charset conversion, so
+//! that they match the file a user would save.
 
-use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
-use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
+use super::decode;
+use super::mime::{Entity, Kind, Tree};
 use super::urls::UrlCollector;
-use super::ExtractOptions;
 use crate::sensor::record::Attachment;
 
 /// What the walk found.
@@ -29,107 +30,67 @@ pub struct Walked {
     pub attachments: Vec<Attachment>,
     /// URLs from text parts.
     pub urls: UrlCollector,
-    /// A depth, part or URL cap was hit.
+    /// The URL cap was hit.
     pub truncated: bool,
+    /// Some base64 was not clean (decoded leniently).
+    pub lenient_base64: bool,
 }
 
 /// Most URLs kept per message.
 pub const MAX_URLS: usize = 1000;
 
-/// Walks `msg` (parsed from `input`, which the part offsets refer to).
-pub fn walk(msg: &Message<'_>, input: &[u8], opts: &ExtractOptions) -> Walked {
+/// Walks `tree` (read from `input`, which the body ranges refer to).
+pub fn walk(tree: &Tree, input: &[u8]) -> Walked {
     let mut out = Walked {
         attachments: Vec::new(),
         urls: UrlCollector::new(MAX_URLS),
         truncated: false,
+        lenient_base64: false,
     };
-    let mut stack: Vec<(u32, usize)> = vec![(0, 0)];
-    let mut visited = 0usize;
-    while let Some((id, depth)) = stack.pop() {
-        let Some(part) = msg.parts.get(id as usize) else {
-            continue;
-        };
-        visited += 1;
-        if visited > opts.max_parts {
-            out.truncated = true;
-            break;
-        }
-        match &part.body {
-            PartType::Multipart(children) => {
-                if depth >= opts.max_mime_depth {
-                    out.truncated = true;
-                } else {
-                    // Reversed so that the first child is visited first.
-                    stack.extend(children.iter().rev().map(|&c| (c, depth + 1)));
+    for e in &tree.entities {
+        let body = input.get(e.body.clone()).unwrap_or_default();
+        match e.kind {
+            Kind::Multipart => {}
+            Kind::Message => out.attachments.push(attachment(e, body)),
+            Kind::Leaf => {
+                let text = matches!(e.ctype.as_str(), "text/plain" | "text/html");
+                let listed = e.disposition_attachment
+                    || is_message(e)
+                    || (e.name.is_some() && !e.ctype.starts_with("text/"));
+                if !listed && !text {
+                    continue;
+                }
+                let bytes = decode::transfer_decode(&e.cte, body, &mut out.lenient_base64);
+                if listed {
+                    out.attachments.push(attachment(e, &bytes));
+                }
+                if text {
+                    let text = decode::text(&bytes, e.charset.as_deref());
+                    out.urls.depth = e.depth;
+                    if e.ctype == "text/html" {
+                        out.urls.add_html(&text);
+                    } else {
+                        out.urls.add_text(&text);
+                    }
                 }
             }
-            PartType::Text(text) | PartType::Html(text) => {
-                if is_attachment(part) || is_message(part) {
-                    out.attachments
-                        .push(attachment(part, &text_bytes(part, input)));
-                }
-                match mime_type(part).as_str() {
-                    "text/html" => out.urls.add_html(text),
-                    "text/plain" => out.urls.add_text(text),
-                    _ => {}
-                }
-            }
-            PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
-                if is_attachment(part) || part.attachment_name().is_some() || is_message(part) {
-                    out.attachments.push(attachment(part, bytes));
-                }
-            }
-            PartType::Message(_) => out.attachments.push(attachment(part, part.contents())),
         }
     }
     out.truncated |= out.urls.truncated;
     out
 }
 
-fn is_attachment(part: &MessagePart<'_>) -> bool {
-    part.content_disposition()
-        .is_some_and(|d| d.is_attachment())
+fn is_message(e: &Entity) -> bool {
+    matches!(e.ctype.as_str(), "message/rfc822" | "message/global")
 }
 
-fn is_message(part: &MessagePart<'_>) -> bool {
-    matches!(
-        mime_type(part).as_str(),
-        "message/rfc822" | "message/global"
-    )
-}
-
-/// The declared `type/subtype`, lowercased; `text/plain` if none is
-/// declared (RFC 2045 §5.2), `message/rfc822` for a nested message parsed
-/// without one (a `multipart/digest` child, RFC 2046 §5.1.5).
-fn mime_type(part: &MessagePart<'_>) -> String {
-    match part.content_type() {
-        Some(ct) => match ct.subtype() {
-            Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
-            None => ct.ctype().to_ascii_lowercase(),
-        },
-        None if matches!(part.body, PartType::Message(_)) => "message/rfc822".to_string(),
-        None => "text/plain".to_string(),
-    }
-}
-
-/// A text part's transfer-decoded octets, from the input; mail-parser's
-/// UTF-8 text if they cannot be recovered.
-fn text_bytes(part: &MessagePart<'_>, input: &[u8]) -> Vec<u8> {
-    let raw = input.get(part.offset_body as usize..part.offset_end as usize);
-    let decoded = raw.and_then(|raw| match part.encoding {
-        Encoding::Base64 => base64_decode(raw),
-        Encoding::QuotedPrintable => quoted_printable_decode(raw),
-        Encoding::None => Some(raw.to_vec()),
-    });
-    decoded.unwrap_or_else(|| part.contents().to_vec())
-}
-
-fn attachment(part: &MessagePart<'_>, bytes: &[u8]) -> Attachment {
+fn attachment(e: &Entity, bytes: &[u8]) -> Attachment {
     Attachment {
-        name: part.attachment_name().map(str::to_string),
-        mime_type: mime_type(part),
+        name: e.name.clone(),
+        mime_type: e.ctype.clone(),
         size: bytes.len() as u64,
         sha256: hex(&Sha256::digest(bytes)),
+        depth: e.depth,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct UrlCollector {
     cap: usize,
     /// The cap was hit and later URLs were dropped.
     pub truncated: bool,
+    /// Forwarded-message depth recorded with the URLs added next.
+    pub depth: u32,
     finder: LinkFinder,
 }
 
@@ -34,6 +36,7 @@ impl UrlCollector {
             urls: Vec::new(),
             cap,
             truncated: false,
+            depth: 0,
             finder,
         }
     }
@@ -90,6 +93,7 @@ impl UrlCollector {
         self.urls.push(UrlInfo {
             url: url.to_string(),
             host,
+            depth: self.depth,
         });
     }
 }
