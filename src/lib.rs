@@ -7,17 +7,20 @@
 //! [`dns`] is the one resolver seam, [`config`] the one typed configuration.
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod auth;
-pub mod authres;
 pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod export;
 pub mod headers;
+pub mod ingest;
 pub mod loglimit;
 pub mod metrics;
 pub mod milter;
+pub mod model;
 pub mod sensor;
+pub mod status;
 pub mod store;
 pub mod web;
 

@@ -131,7 +131,7 @@ pub struct Counted {
 }
 
 /// What [`stored`] will count for `record`.
-pub fn sensor_labels(record: &crate::sensor::record::Record) -> Counted {
+pub fn sensor_labels(record: &crate::model::Record) -> Counted {
     let a = &record.auth;
     let mut results = Vec::new();
     let dkim = a

@@ -20,10 +20,10 @@ mod health;
 #[path = "alerts/looptag.rs"]
 mod looptag;
 
+use authsense::alerts::{self, looptag::LoopKey, Summary, Wiring};
 use authsense::config::Config;
-use authsense::sensor::alerts::{self, looptag::LoopKey, Summary, Wiring};
-use authsense::sensor::extract::{extract, Envelope, ExtractOptions};
-use authsense::sensor::record::{Gateway, Reason, Record, Verdict};
+use authsense::ingest::extract::{extract, Envelope, ExtractOptions};
+use authsense::model::{Gateway, Reason, Record, Verdict};
 use authsense::sensor::{self as sensor_mod, setup};
 use authsense::store::{Store, StoreOptions};
 use capture::Capture;

@@ -12,9 +12,9 @@
 mod capture;
 mod common;
 
+use authsense::alerts::{self, health, looptag::LoopKey, Context, Summary, Wiring};
 use authsense::config::Config;
-use authsense::sensor::alerts::{self, health, looptag::LoopKey, Context, Summary, Wiring};
-use authsense::sensor::record::{Gateway, Record, Verdict};
+use authsense::model::{Gateway, Record, Verdict};
 use authsense::store::{Store, StoreOptions};
 use capture::Capture;
 use metrics::{

@@ -7,8 +7,8 @@
 mod common;
 
 use authsense::config::{AnalysisConfig, Config};
-use authsense::sensor::analysis::{analyse, Analysis, History, SeenAll};
-use authsense::sensor::record::{AuthInfo, AuthSource, Record, Verdict};
+use authsense::ingest::analysis::{analyse, Analysis, History, SeenAll};
+use authsense::model::{AuthInfo, AuthSource, Record, Verdict};
 use common::analysis::{clean, mailbox, method};
 
 /// A history that knows some domains.

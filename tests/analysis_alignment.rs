@@ -7,8 +7,8 @@
 mod common;
 
 use authsense::config::{Alignment, AnalysisConfig};
-use authsense::sensor::analysis::{analyse, SeenAll};
-use authsense::sensor::record::Record;
+use authsense::ingest::analysis::{analyse, SeenAll};
+use authsense::model::Record;
 use common::analysis::{clean, mailbox, method};
 
 /// OpenDMARC strips leading and trailing dots; we never align an invalid

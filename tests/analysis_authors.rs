@@ -5,9 +5,9 @@
 //! several, no or unreadable authors is scored.
 
 use authsense::config::AnalysisConfig;
-use authsense::sensor::analysis::{analyse, SeenAll};
-use authsense::sensor::extract::{extract, Envelope, ExtractOptions};
-use authsense::sensor::record::{Gateway, Mailbox, Record};
+use authsense::ingest::analysis::{analyse, SeenAll};
+use authsense::ingest::extract::{extract, Envelope, ExtractOptions};
+use authsense::model::{Gateway, Mailbox, Record};
 use std::time::SystemTime;
 
 fn record(from_lines: &[&str]) -> Record {

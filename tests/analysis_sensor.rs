@@ -6,8 +6,8 @@
 mod common;
 
 use authsense::config::Config;
-use authsense::sensor::extract::{extract, Envelope, ExtractOptions};
-use authsense::sensor::record::{AuthSource, Gateway, Record, Verdict};
+use authsense::ingest::extract::{extract, Envelope, ExtractOptions};
+use authsense::model::{AuthSource, Gateway, Record, Verdict};
 use authsense::store::Filter;
 use common::sensor::{Client, TestSensor};
 use std::process::Command;

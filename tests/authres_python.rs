@@ -104,7 +104,7 @@ fn stamps_parse_with_python_authres() {
         // another property (its look-ahead accepts only ';' or the end), so a
         // mailfrom that RFC 8601 requires quoted is lost there; everything else
         // must come back exactly.
-        let quoted_mf = authsense::authres::quote_pvalue(mf) != *mf;
+        let quoted_mf = authsense::headers::authres::quote_pvalue(mf) != *mf;
         if !quoted_mf || !x_agari {
             assert_eq!(res[2], *mf, "{header}");
             full += 1;

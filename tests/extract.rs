@@ -1,5 +1,5 @@
 //! Black-box tests of the sensor's metadata extraction
-//! (`authsense::sensor::extract::extract`) on crafted messages in
+//! (`authsense::ingest::extract::extract`) on crafted messages in
 //! `tests/data/messages/`, the issue-18 probes in
 //! `tests/data/extraction-probes/`, hostile inputs built here, and the Zeek
 //! `smtp.log`/`files.log` baselines in `tests/data/zeek-smtp/` as a field
@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
-use authsense::sensor::extract::{extract, Envelope, ExtractOptions};
-use authsense::sensor::record::{AuthSource, Gateway, Record};
+use authsense::ingest::extract::{extract, Envelope, ExtractOptions};
+use authsense::model::{AuthSource, Gateway, Record};
 
 #[path = "extract/hostile.rs"]
 mod hostile;
@@ -281,12 +281,11 @@ fn rfc2047_and_address_headers() {
         r.sender.as_ref().and_then(|m| m.address.as_deref()),
         Some("bot@lists.example")
     );
-    let names =
-        |l: &[authsense::sensor::record::Mailbox]| -> Vec<(Option<String>, Option<String>)> {
-            l.iter()
-                .map(|m| (m.name.clone(), m.address.clone()))
-                .collect()
-        };
+    let names = |l: &[authsense::model::Mailbox]| -> Vec<(Option<String>, Option<String>)> {
+        l.iter()
+            .map(|m| (m.name.clone(), m.address.clone()))
+            .collect()
+    };
     let s = |v: &str| Some(v.to_string());
     assert_eq!(
         names(&r.reply_to),
@@ -333,7 +332,7 @@ fn octet_anomalies_are_counted() {
 
 #[test]
 fn records_stored_before_issue_18_still_read() {
-    use authsense::sensor::record::{Anomalies, Attachment, UrlInfo};
+    use authsense::model::{Anomalies, Attachment, UrlInfo};
     let a: Attachment = serde_json::from_str(
         r#"{"name":"r.pdf","mime_type":"application/pdf","size":1,"sha256":"00"}"#,
     )

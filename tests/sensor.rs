@@ -19,7 +19,7 @@ fn cfg() -> Config {
     c
 }
 
-fn all(store: &authsense::store::Store) -> Vec<authsense::sensor::record::Record> {
+fn all(store: &authsense::store::Store) -> Vec<authsense::model::Record> {
     store
         .query(&Filter {
             limit: Some(100_000),

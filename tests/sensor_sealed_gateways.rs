@@ -6,9 +6,9 @@
 //! forged-unsealed-gateway in the milter-down phases).
 
 use authsense::headers::seal::{Keys, Sealed};
-use authsense::sensor::extract::{extract, Envelope, ExtractOptions};
+use authsense::ingest::extract::{extract, Envelope, ExtractOptions};
+use authsense::model::{AuthSource, Gateway, Record};
 use authsense::sensor::extract_options_for;
-use authsense::sensor::record::{AuthSource, Gateway, Record};
 use ipnet::IpNet;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

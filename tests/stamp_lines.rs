@@ -11,9 +11,9 @@ use authsense::auth::{
 };
 use authsense::config::Method;
 use authsense::headers::stamp::{longest_line, MAX_LINE, MAX_PVALUE};
+use authsense::ingest::trust::select;
 use authsense::milter::stamp::{Results, AUTH_RESULTS, X_AGARI};
-use authsense::sensor::authsel::select;
-use authsense::sensor::record::AuthSource;
+use authsense::model::AuthSource;
 use proptest::prelude::*;
 
 const ID: &str = "mx.example.test";

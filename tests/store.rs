@@ -15,7 +15,7 @@ mod migrate;
 #[path = "store/visibility.rs"]
 mod visibility;
 
-use authsense::sensor::record::{AuthInfo, AuthSource, Record};
+use authsense::model::{AuthInfo, AuthSource, Record};
 use authsense::store::{ErrorKind, Filter, Store, StoreOptions};
 use fixtures::{filter, mailbox, method, record, s, uids, TempDir};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

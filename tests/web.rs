@@ -9,7 +9,7 @@ mod common;
 mod http;
 
 use authsense::config::Config;
-use authsense::sensor::record::{AuthSource, MethodInfo, Record, Verdict};
+use authsense::model::{AuthSource, MethodInfo, Record, Verdict};
 use common::sensor::{message, Client, TestSensor};
 use http::{get, raw, serve};
 use std::time::{Duration, SystemTime};
@@ -52,18 +52,18 @@ fn rec(n: u64, sender: &str, spf: &str, verdict: Option<Verdict>, score: Option<
     Record {
         ts: ts(100 - n),
         uid: format!("web-test-{n}"),
-        gateway: authsense::sensor::record::Gateway {
+        gateway: authsense::model::Gateway {
             ip: if n % 2 == 0 { "192.0.2.1" } else { "192.0.2.2" }.into(),
             helo: "gw.example".into(),
             ..Default::default()
         },
         mailfrom: "bh@gw.example".into(),
         rcptto: vec![format!("user{n}@example.net")],
-        original: authsense::sensor::record::Original {
+        original: authsense::model::Original {
             mailfrom: Some(sender.into()),
             ..Default::default()
         },
-        auth: authsense::sensor::record::AuthInfo {
+        auth: authsense::model::AuthInfo {
             source: AuthSource::XAgari,
             spf: Some(MethodInfo {
                 result: spf.into(),

@@ -7,7 +7,7 @@ mod common;
 mod http;
 
 use authsense::config::Config;
-use authsense::sensor::record::{AuthSource, MethodInfo, Record, Verdict};
+use authsense::model::{AuthSource, MethodInfo, Record, Verdict};
 use common::sensor::{tempdir, TestSensor};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -18,17 +18,17 @@ fn rec(n: u64, sender: &str, spf: &str, verdict: Option<Verdict>, score: Option<
         ts: humantime::format_rfc3339_millis(SystemTime::now() - Duration::from_secs(100 - n))
             .to_string(),
         uid: format!("web-cli-{n}"),
-        gateway: authsense::sensor::record::Gateway {
+        gateway: authsense::model::Gateway {
             ip: if n % 2 == 0 { "192.0.2.1" } else { "192.0.2.2" }.into(),
             helo: "gw.example".into(),
             ..Default::default()
         },
         rcptto: vec![format!("user{n}@example.net")],
-        original: authsense::sensor::record::Original {
+        original: authsense::model::Original {
             mailfrom: Some(sender.into()),
             ..Default::default()
         },
-        auth: authsense::sensor::record::AuthInfo {
+        auth: authsense::model::AuthInfo {
             source: AuthSource::XAgari,
             spf: Some(MethodInfo {
                 result: spf.into(),

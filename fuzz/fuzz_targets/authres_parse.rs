@@ -10,7 +10,7 @@
 //!   other than tab (the formatter writes those as `?`, by design).
 #![no_main]
 
-use authsense::authres::{authserv_id, parse, AuthResults};
+use authsense::headers::authres::{authserv_id, parse, AuthResults};
 use libfuzzer_sys::fuzz_target;
 
 fn has_ctl(s: &str) -> bool {

@@ -23,9 +23,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use authsense::config::AnalysisConfig;
 use authsense::headers::seal::Keys;
-use authsense::sensor::analysis::{self, SeenAll};
-use authsense::sensor::extract::{extract, Envelope, ExtractOptions};
-use authsense::sensor::record::Gateway;
+use authsense::ingest::analysis::{self, SeenAll};
+use authsense::ingest::extract::{extract, Envelope, ExtractOptions};
+use authsense::model::Gateway;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,7 @@
 
 use std::time::UNIX_EPOCH;
 
-use authsense::sensor::extract::Envelope;
+use authsense::ingest::extract::Envelope;
 use sha2::{Digest, Sha256};
 
 /// One inserted attachment as the record must list it.

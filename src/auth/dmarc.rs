@@ -9,8 +9,8 @@
 //! through the shared resolver and its cache.
 
 use super::dmarc_record::{DmarcRecord, RecordError};
-use super::psl::{normalize, organizational_domain};
 use super::{Authenticator, SpfResult};
+use crate::model::{normalize_domain as normalize, organizational_domain};
 use mail_auth::hickory_resolver::proto::rr::{Name, RData};
 use std::fmt;
 

@@ -14,9 +14,9 @@
 //! is not a DNS name (a domain-literal), and authors beyond the first
 //! [`MAX_AUTHOR_DOMAINS`] domains.
 
-use super::psl::normalize;
 use super::{Authenticator, DmarcInput, DmarcPolicy, DmarcResult, DmarcVerdict};
 use crate::headers::address::parse_address_list;
+use crate::model::normalize_domain as normalize;
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -184,7 +184,7 @@ pub async fn messages(args: MessagesArgs) -> Result<(), String> {
     }
 }
 
-fn print_records(records: &[crate::sensor::record::Record], json: bool) -> std::io::Result<()> {
+fn print_records(records: &[crate::model::Record], json: bool) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for r in records {

@@ -1,7 +1,7 @@
 //! `authsense status`: the status page as text (or JSON).
 
 use super::{load, StatusArgs};
-use crate::web::status;
+use crate::status::report as status;
 use std::time::SystemTime;
 
 /// `authsense status`.

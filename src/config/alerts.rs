@@ -3,7 +3,7 @@
 //! Every value is checked while the file is parsed, so an error names the
 //! key and its line (`relay`, `to`, `threshold`, durations, shares).
 
-use crate::sensor::record::Verdict;
+use crate::model::Verdict;
 use serde::{de, Deserialize, Deserializer};
 use std::{fmt, time::Duration};
 

@@ -114,7 +114,7 @@ fn de_domains<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> 
             let t = s.trim().trim_end_matches('.');
             idna::domain_to_ascii(t)
                 .ok()
-                .filter(|a| a.contains('.') && crate::auth::organizational_domain(a).is_some())
+                .filter(|a| a.contains('.') && crate::model::organizational_domain(a).is_some())
                 .ok_or_else(|| {
                     serde::de::Error::custom(format!(
                         "invalid organisation domain {s:?}: want a registrable domain such as \

@@ -214,12 +214,12 @@ impl Default for DnsConfig {
 /// An SPF result name as written in the config (`"fail"`, `"softfail"`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub struct SpfResultName(pub crate::auth::SpfResult);
+pub struct SpfResultName(pub crate::model::SpfResult);
 
 impl TryFrom<String> for SpfResultName {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        crate::auth::SpfResult::from_str(&s).map(SpfResultName)
+        crate::model::SpfResult::from_str(&s).map(SpfResultName)
     }
 }
 

@@ -22,7 +22,7 @@ pub mod consume;
 pub mod spool;
 
 use crate::config::ExportConfig;
-use crate::sensor::record::Record;
+use crate::model::Record;
 use async_nats::jetstream;
 use spool::{PushError, Spool};
 use std::sync::{Arc, Mutex};

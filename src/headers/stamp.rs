@@ -20,9 +20,9 @@
 //! - the milter's own headers never have a line over [`MAX_LINE`] octets
 //!   (`AuthResults::to_header_value` folds, the stamp caps property values).
 
-use crate::authres;
+use crate::headers::authres;
 
-pub use crate::authres::MAX_LINE;
+pub use crate::headers::authres::MAX_LINE;
 
 /// The perimeter's duplicate stamp, in the vendor guide's spelling.
 pub const X_AGARI: &str = "X-Agari-Authentication-Results";

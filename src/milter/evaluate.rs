@@ -14,7 +14,7 @@
 use super::Shared;
 use crate::auth::{SpfCheck, SpfRequest, SpfResult, SpfVerdict};
 use crate::config::{MilterConfig, OnError};
-use crate::sensor::received;
+use crate::headers::received;
 use ipnet::IpNet;
 use std::{net::IpAddr, sync::Arc, time::Instant};
 use tokio::task::JoinHandle;

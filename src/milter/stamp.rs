@@ -6,8 +6,8 @@
 //! and long stamps are folded, so no line of ours exceeds 998 octets.
 
 use crate::auth::{DmarcVerdict, MessageChecks, SpfVerdict};
-use crate::authres::{AuthResults, MethodResult, Property};
 use crate::config::Method;
+use crate::headers::authres::{AuthResults, MethodResult, Property};
 use crate::headers::stamp::{self as contract, Kind, MAX_PVALUE};
 use std::net::IpAddr;
 
@@ -191,7 +191,7 @@ impl Results<'_> {
             };
         };
         let mut props = Vec::new();
-        if crate::authres::is_token(&d.from_domain) {
+        if crate::headers::authres::is_token(&d.from_domain) {
             props.push(prop("header", "from", &d.from_domain));
         }
         if let Some(p) = d.policy {

@@ -96,7 +96,10 @@ fn absurd_values_are_left_out_and_long_stamps_folded() {
         "{lines:?}"
     );
     assert_eq!(
-        crate::authres::parse_strict(&ar).unwrap().results.len(),
+        crate::headers::authres::parse_strict(&ar)
+            .unwrap()
+            .results
+            .len(),
         7,
         "every result survives folding"
     );

@@ -8,13 +8,13 @@
 //! (`required`) or spooled; a retried copy (same Message-ID, recipients and
 //! content) is answered 250 again, "stored as" the first copy's uid.
 
-use super::alerts::Summary;
-use super::analysis;
 use super::conn::Conn;
-use super::extract::{self, Envelope};
-use super::record::Gateway;
 use super::session::SessionState;
 use super::Sensor;
+use crate::alerts::Summary;
+use crate::ingest::analysis;
+use crate::ingest::extract::{self, Envelope};
+use crate::model::Gateway;
 use std::{
     io,
     sync::{
@@ -116,7 +116,7 @@ pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
     let loop_tags = sensor
         .alerts
         .as_ref()
-        .map(|_| super::alerts::looptag::find(&data.bytes))
+        .map(|_| crate::alerts::looptag::find(&data.bytes))
         .unwrap_or_default();
     let opts = sensor.extract_options(st.peer.ip());
     let analysis_cfg = Arc::clone(&sensor.analysis);

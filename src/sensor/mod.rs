@@ -11,20 +11,15 @@
 //! ([`crate::loglimit`]; at most [`REFUSED_LOG_ADDRESSES`] addresses are
 //! tracked, further ones share one line).
 
-pub mod alerts;
-pub mod analysis;
-pub mod authsel;
 pub mod conn;
 mod data;
-pub mod extract;
-pub mod received;
-pub mod record;
 pub mod session;
 pub mod setup;
-pub mod status;
 pub mod tls;
 
+use crate::alerts;
 use crate::config::{AnalysisConfig, SensorConfig};
+use crate::ingest::extract;
 use crate::store::Store;
 use conn::Conn;
 use session::{Next, SessionState, TlsInfo};

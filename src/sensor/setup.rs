@@ -2,8 +2,9 @@
 //! authserv-ids, TLS, the store, the `[analysis]` settings and the alert
 //! tasks (`[alerts]`).
 
-use super::{extract::ExtractOptions, tls, Sensor};
+use super::{tls, Sensor};
 use crate::config::Config;
+use crate::ingest::extract::ExtractOptions;
 use crate::store::{Store, StoreError, StoreLocation, StoreOptions};
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ pub struct Built {
     /// Self-signed certificate, PEM.
     pub self_signed_pem: Option<String>,
     /// The alert tasks, when `[alerts]` is enabled.
-    pub alerts: Option<super::alerts::Running>,
+    pub alerts: Option<crate::alerts::Running>,
 }
 
 /// Opens the store, starts the exporter and sets up TLS as configured
@@ -55,11 +56,11 @@ pub fn build_with(
     let (tls, self_signed_pem) = tls_of(sc, &hostname)?;
     let store = open(&cfg.store.location(), store_options(cfg)).map_err(|e| e.to_string())?;
     let started = if cfg.alerts.enabled() {
-        let wiring = super::alerts::Wiring {
+        let wiring = crate::alerts::Wiring {
             org_domains: cfg.analysis.org_domains.clone(),
             loop_key: alert_loop_key(cfg)?,
         };
-        super::alerts::start(&cfg.alerts, store.clone(), &hostname, wiring)?
+        crate::alerts::start(&cfg.alerts, store.clone(), &hostname, wiring)?
     } else {
         None
     };
@@ -172,7 +173,7 @@ fn store_options(cfg: &Config) -> StoreOptions {
 }
 
 /// The key that tags alert mail (`X-Authsense-Alert`, see
-/// [`super::alerts::looptag`]) so that the sensor sends no alert about its
+/// [`crate::alerts::looptag`]) so that the sensor sends no alert about its
 /// own alert mail when it comes back through the perimeter.
 ///
 /// Derived from the seal key (`[seal] key_file`) when there is one, so every
@@ -182,9 +183,9 @@ fn store_options(cfg: &Config) -> StoreOptions {
 ///
 /// # Errors
 /// The key file or the random bytes cannot be read.
-pub fn alert_loop_key(cfg: &Config) -> Result<super::alerts::looptag::LoopKey, String> {
+pub fn alert_loop_key(cfg: &Config) -> Result<crate::alerts::looptag::LoopKey, String> {
     if let Some(keys) = cfg.seal.keys()? {
-        return super::alerts::looptag::LoopKey::new(&keys.derive("alert-loop"));
+        return crate::alerts::looptag::LoopKey::new(&keys.derive("alert-loop"));
     }
     let mut key = [0u8; 32];
     std::io::Read::read_exact(
@@ -193,7 +194,7 @@ pub fn alert_loop_key(cfg: &Config) -> Result<super::alerts::looptag::LoopKey, S
         &mut key,
     )
     .map_err(|e| format!("alert loop key: cannot read /dev/urandom: {e}"))?;
-    super::alerts::looptag::LoopKey::new(&key)
+    crate::alerts::looptag::LoopKey::new(&key)
 }
 
 /// Pins glibc's mmap threshold at 4 MiB: larger buffers (big copies, their

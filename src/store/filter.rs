@@ -5,7 +5,7 @@
 //! `LIKE … ESCAPE`, row-value comparison, `LIMIT`.
 
 use super::row::unix_ms;
-use crate::sensor::record::Verdict;
+use crate::model::Verdict;
 use std::time::SystemTime;
 
 /// Which records [`Store::query`](super::Store::query) returns. Every set field must match;

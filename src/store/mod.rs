@@ -54,7 +54,7 @@ pub use location::StoreLocation;
 pub use schema::SCHEMA_VERSION;
 pub use writer::CopyInProgress;
 
-use crate::sensor::record::Record;
+use crate::model::Record;
 use reader::ReadBackend;
 use std::fmt;
 use std::path::Path;

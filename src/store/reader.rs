@@ -8,7 +8,7 @@
 use super::error::StoreError;
 use super::gateway::GatewayStatus;
 use super::Filter;
-use crate::sensor::record::Record;
+use crate::model::Record;
 
 /// Queries one backend answers; `Send + Sync`, shared by every store handle.
 pub(crate) trait ReadBackend: Send + Sync {

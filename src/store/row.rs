@@ -6,7 +6,7 @@
 //! a plain comparison or `LIKE` on both SQLite and PostgreSQL.
 
 use super::error::{ErrorKind, StoreError};
-use crate::sensor::record::Record;
+use crate::model::Record;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -201,7 +201,7 @@ pub(crate) fn days_ago(days: u32) -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sensor::record::{Mailbox, Original};
+    use crate::model::{Mailbox, Original};
 
     #[test]
     fn derives_lowercased_columns() {

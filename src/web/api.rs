@@ -1,8 +1,9 @@
 //! The JSON API (documented in `docs/api.md`) and `/metrics`.
 
 use super::search::Search;
-use super::{status, WebState};
-use crate::sensor::record::Record;
+use super::WebState;
+use crate::model::Record;
+use crate::status::report as status;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};

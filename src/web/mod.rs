@@ -15,7 +15,6 @@ pub mod host;
 mod html;
 mod pages;
 pub mod search;
-pub mod status;
 
 use crate::store::Store;
 use axum::routing::get;

@@ -4,9 +4,9 @@
 use super::api::{self, blocking};
 use super::html::{esc, esc_opt, respond, sparkline};
 use super::search::Search;
-use super::status::pct;
 use super::WebState;
-use crate::sensor::record::{MethodInfo, Record};
+use crate::model::{MethodInfo, Record};
+use crate::status::report::pct;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -327,7 +327,7 @@ fn lines(items: impl Iterator<Item = String>) -> String {
 }
 
 /// `name <address>`, escaped, or `-`.
-fn mailbox(m: Option<&crate::sensor::record::Mailbox>) -> String {
+fn mailbox(m: Option<&crate::model::Mailbox>) -> String {
     m.map_or("-".into(), |m| {
         esc(&format!(
             "{} <{}>",

@@ -2,7 +2,7 @@
 //! `authsense messages`: the same parameter names, parsed the same way into
 //! a [`Filter`]. Empty values (an HTML form's blank fields) mean "any".
 
-use crate::sensor::record::Verdict;
+use crate::model::Verdict;
 use crate::store::Filter;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime};

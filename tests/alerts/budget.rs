@@ -5,7 +5,7 @@
 
 use super::capture::{Capture, Mail};
 use super::{config, exactly, flagged, start, store, stored};
-use authsense::sensor::record::{Journal, Mailbox};
+use authsense::model::{Journal, Mailbox};
 use std::time::Duration;
 
 fn rcpts(all: &[Mail]) -> Vec<String> {

@@ -8,8 +8,8 @@
 
 use super::capture::Capture;
 use super::{config, exactly, store};
-use authsense::sensor::alerts::{health, Context};
-use authsense::sensor::record::{AuthSource, Gateway, MethodInfo, Record};
+use authsense::alerts::{health, Context};
+use authsense::model::{AuthSource, Gateway, MethodInfo, Record};
 use authsense::sensor::setup;
 use authsense::store::Store;
 use std::time::{Duration, SystemTime};

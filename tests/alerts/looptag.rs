@@ -9,8 +9,8 @@
 use super::capture::Capture;
 use super::common::sensor::{tempdir, Client};
 use super::{exactly, flagged};
+use authsense::alerts::Summary;
 use authsense::config::Config;
-use authsense::sensor::alerts::Summary;
 use authsense::sensor::{self as sensor_mod, setup};
 use std::net::SocketAddr;
 use std::time::Duration;

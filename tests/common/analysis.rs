@@ -1,7 +1,7 @@
 //! Records for the analysis tests: a clean one and builders.
 #![allow(dead_code)]
 
-use authsense::sensor::record::{AuthInfo, AuthSource, Mailbox, MethodInfo, Original, Record};
+use authsense::model::{AuthInfo, AuthSource, Mailbox, MethodInfo, Original, Record};
 
 /// A method result with properties.
 pub fn method(result: &str, props: &[(&str, &str)]) -> MethodInfo {

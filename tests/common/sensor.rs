@@ -4,7 +4,8 @@
 
 use authsense::{
     config::Config,
-    sensor::{self, extract::ExtractOptions, setup, tls, Sensor},
+    ingest::extract::ExtractOptions,
+    sensor::{self, setup, tls, Sensor},
     store::{Store, StoreOptions},
 };
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};

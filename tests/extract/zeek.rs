@@ -76,7 +76,7 @@ fn zeek_baselines_as_field_oracle() {
             "{uid}"
         );
         assert!(zfrom.contains(from.name.as_deref().unwrap_or("?")), "{uid}");
-        let addrs = |l: &[authsense::sensor::record::Mailbox]| {
+        let addrs = |l: &[authsense::model::Mailbox]| {
             let mut v: Vec<String> = l.iter().filter_map(|m| m.address.clone()).collect();
             v.sort();
             v

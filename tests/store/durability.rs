@@ -3,7 +3,7 @@
 //! error (the sensor's 451), schema versions are enforced.
 
 use super::fixtures::{record, skip_on_pg, TempDir};
-use authsense::sensor::record::Record;
+use authsense::model::Record;
 use authsense::store::{ErrorKind, Filter, Store, StoreOptions, SCHEMA_VERSION};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};

@@ -7,7 +7,7 @@
 //! server from `postfix-test/pg`): each test creates its own database on that
 //! server and drops it at the end.
 
-use authsense::sensor::record::{
+use authsense::model::{
     Anomalies, Attachment, AuthInfo, AuthSource, Gateway, Hop, Mailbox, MethodInfo, Original,
     Record, UrlInfo,
 };

@@ -4,7 +4,7 @@
 //! filters working.
 
 use super::fixtures::{record, skip_on_pg, TempDir};
-use authsense::sensor::record::{Reason, Verdict};
+use authsense::model::{Reason, Verdict};
 use authsense::store::{Filter, Store, StoreOptions, SCHEMA_VERSION};
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 //! same answers as one sensor on SQLite.
 
 use super::fixtures::{filter, method, record, uids, TempDir};
-use authsense::sensor::record::{AuthSource, Verdict};
+use authsense::model::{AuthSource, Verdict};
 use authsense::store::{Store, StoreOptions};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

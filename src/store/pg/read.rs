@@ -5,7 +5,7 @@
 //! those names.
 
 use super::{alerts, connect, db_err, history, off_runtime, status};
-use crate::sensor::record::Record;
+use crate::model::Record;
 use crate::store::error::StoreError;
 use crate::store::filter::{self, Param};
 use crate::store::gateway::GatewayStatus;

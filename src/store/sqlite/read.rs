@@ -4,7 +4,7 @@
 //! status, history and alert calls to the files of those names.
 
 use super::{alerts, db_err, history, status, BUSY_TIMEOUT};
-use crate::sensor::record::Record;
+use crate::model::Record;
 use crate::store::error::StoreError;
 use crate::store::filter::{self, Param};
 use crate::store::gateway::GatewayStatus;

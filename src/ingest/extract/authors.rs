@@ -7,7 +7,7 @@
 
 use super::words;
 use crate::headers::address::parse_address_list;
-use crate::sensor::record::Mailbox;
+use crate::model::Mailbox;
 
 /// One entry per mailbox of each `From:` value, in order; a value that does
 /// not parse, or parses to no mailbox (an empty group), is one entry

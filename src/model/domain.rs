@@ -36,7 +36,7 @@ pub fn organizational_domain(domain: &str) -> Option<String> {
 /// Lowercases `domain`, drops one trailing dot and checks it is a plausible
 /// host name (RFC 1035 §2.3.1 letters, digits and hyphens, plus `_` and
 /// non-ASCII U-label characters). `None` when it is not.
-pub(crate) fn normalize(domain: &str) -> Option<String> {
+pub fn normalize(domain: &str) -> Option<String> {
     let name = domain.strip_suffix('.').unwrap_or(domain);
     if name.is_empty() || name.len() > MAX_NAME {
         return None;

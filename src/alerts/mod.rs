@@ -37,7 +37,7 @@ mod worker;
 pub use context::{Admit, Context};
 
 use crate::config::AlertsConfig;
-use crate::sensor::record::{Reason, Record, Verdict};
+use crate::model::{Reason, Record, Verdict};
 use crate::store::Store;
 use digest::{Digest, Item, Why};
 use looptag::LoopKey;
@@ -143,7 +143,7 @@ impl Summary {
             return String::new();
         };
         let domain = domain.trim().trim_end_matches('.').to_lowercase();
-        crate::auth::organizational_domain(&domain)
+        crate::model::organizational_domain(&domain)
             .unwrap_or_else(|| domain.chars().take(255).collect())
     }
 }

@@ -29,7 +29,17 @@
 
 use std::net::IpAddr;
 
-use super::record::Hop;
+/// One `Received:` hop as written: who claimed to send, from which address,
+/// to which host (the record keeps the same three as `model::Hop`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hop {
+    /// `from` host name as claimed.
+    pub from_host: Option<String>,
+    /// `from` IP address (from the TCP-info comment).
+    pub from_ip: Option<String>,
+    /// `by` host name.
+    pub by_host: Option<String>,
+}
 
 /// Reads one `Received:` value (unfolded or not) into a [`Hop`]. Never
 /// fails: fields that cannot be found stay `None`.

@@ -11,7 +11,7 @@
 use super::lookalike::fold;
 use super::{domain_of, from_domain, org_of, reason};
 use crate::config::AnalysisConfig;
-use crate::sensor::record::{Reason, Record};
+use crate::model::{Reason, Record};
 
 pub(super) fn check(rec: &Record, cfg: &AnalysisConfig, out: &mut Vec<Reason>) {
     let Some(from) = rec.from.as_ref() else {

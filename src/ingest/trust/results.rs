@@ -2,8 +2,8 @@
 //! [`MethodInfo`] per result, normalised to the registered results, and
 //! notes where two trusted headers disagree.
 
-use crate::authres::{AuthResults, MethodResult};
-use crate::sensor::record::{AuthInfo, AuthSource, MethodInfo};
+use crate::headers::authres::{AuthResults, MethodResult};
+use crate::model::{AuthInfo, AuthSource, MethodInfo};
 
 /// Adds the results of `ar` (from `source`) for the methods `wanted` accepts.
 pub(super) fn add_results(

@@ -22,7 +22,7 @@
 
 use super::{domain_of, from_domain, org_of, reason};
 use crate::config::AnalysisConfig;
-use crate::sensor::record::{Reason, Record};
+use crate::model::{Reason, Record};
 
 /// Shortest organisation name (without its suffix) for the edit-distance
 /// test.

@@ -36,10 +36,11 @@ use std::time::SystemTime;
 
 use mail_parser::{HeaderName, MessageParser, MessagePart};
 
-use super::record::{self, Mailbox, Record};
-use super::{authsel, received};
+use super::trust as authsel;
 use crate::config::{sensor::is_journal_source, JournalSource};
+use crate::headers::received;
 use crate::headers::seal::Keys;
+use crate::model::{self as record, Mailbox, Record};
 
 /// The SMTP transaction that delivered the copy.
 #[derive(Debug, Clone)]
@@ -254,7 +255,15 @@ fn read_headers(
         .iter()
         .enumerate()
         .filter(|(_, (name, _))| name.eq_ignore_ascii_case("Received"))
-        .map(|(i, (_, value))| (i, received::parse(value)))
+        .map(|(i, (_, value))| {
+            let h = received::parse(value);
+            let hop = record::Hop {
+                from_host: h.from_host,
+                from_ip: h.from_ip,
+                by_host: h.by_host,
+            };
+            (i, hop)
+        })
         .collect();
     // The perimeter inserts its stamp above its own Received: the first
     // Received below the chosen stamp; with none, the topmost.

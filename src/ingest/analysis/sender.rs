@@ -9,7 +9,7 @@
 //! its own (the second may find the first).
 
 use super::{domain_of, from_domain, org_of, reason, sender_domain, History};
-use crate::sensor::record::{Reason, Record};
+use crate::model::{Reason, Record};
 
 pub(super) fn check(rec: &Record, history: &dyn History, out: &mut Vec<Reason>) {
     reply_to(rec, out);

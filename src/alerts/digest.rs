@@ -13,7 +13,7 @@
 use super::budget::{Kind, Limit};
 use super::mail::clean;
 use super::Summary;
-use crate::sensor::record::Verdict;
+use crate::model::Verdict;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;

@@ -1,10 +1,10 @@
 //! The status report behind the page, `GET /api/status` and `authsense
 //! status`: every gateway's activity over the last hour with its state
-//! (rules in [`crate::sensor::status`]), plus the milter's counters when it
+//! (rules in [`crate::status::rules`]), plus the milter's counters when it
 //! runs in the same process.
 
 use crate::export::ExportHealth;
-use crate::sensor::status::{assess, Assessment, State};
+use crate::status::rules::{assess, Assessment, State};
 use crate::store::{GatewayStatus, Store, StoreError};
 use serde::Serialize;
 use std::fmt::Write;

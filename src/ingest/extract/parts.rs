@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use super::decode;
 use super::mime::{Entity, Kind, Tree};
 use super::urls::UrlCollector;
-use crate::sensor::record::Attachment;
+use crate::model::Attachment;
 
 /// What the walk found.
 pub struct Walked {

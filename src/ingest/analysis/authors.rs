@@ -6,7 +6,7 @@
 //! §6.6.1 treats both as suspect). Both are classic ways around DMARC.
 
 use super::reason;
-use crate::sensor::record::{Mailbox, Reason, Record};
+use crate::model::{Mailbox, Reason, Record};
 
 /// Points `ambiguous-from` gives.
 pub(super) const POINTS: u8 = 3;

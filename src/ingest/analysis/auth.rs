@@ -7,7 +7,7 @@
 use super::{domain_of, from_domain, reason};
 use crate::auth::{aligned, AlignmentMode};
 use crate::config::{Alignment, AnalysisConfig};
-use crate::sensor::record::{AuthSource, MethodInfo, Reason, Record};
+use crate::model::{AuthSource, MethodInfo, Reason, Record};
 
 /// Most points `auth-fail` gives, however many methods failed.
 const AUTH_FAIL_MAX: u8 = 5;

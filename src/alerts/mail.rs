@@ -238,7 +238,7 @@ pub fn stamp_health(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sensor::record::{Reason, Verdict};
+    use crate::model::{Reason, Verdict};
 
     #[test]
     fn attacker_text_stays_on_one_line() {

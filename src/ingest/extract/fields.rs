@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use mail_parser::{Address, HeaderName, HeaderValue, MessagePart};
 
-use crate::sensor::record::Mailbox;
+use crate::model::Mailbox;
 
 /// The first message identifier (RFC 5322 §3.6.4) of a raw `Message-ID:`
 /// value, without angle brackets, and whether its closing `>` is missing

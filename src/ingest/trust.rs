@@ -19,11 +19,11 @@
 //! that was never expanded (`spf=${SPFResult}`), becomes `unknown`, which
 //! no consumer may read as pass.
 
-use crate::authres::{self, AuthResults};
+use crate::headers::authres::{self, AuthResults};
 use crate::headers::seal::{Keys, Sealed};
 use crate::headers::stamp::{self as contract, Kind};
 
-use super::record::{AuthInfo, AuthSource, MethodInfo};
+use crate::model::{AuthInfo, AuthSource, MethodInfo};
 
 pub use contract::{AUTH_RESULTS, X_AGARI};
 pub use results::{normalise_result, smtp_property};
@@ -285,5 +285,5 @@ fn seal_verdict(
 }
 
 #[cfg(test)]
-#[path = "authsel_tests.rs"]
+#[path = "trust_tests.rs"]
 mod tests;

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use linkify::{LinkFinder, LinkKind};
 
-use crate::sensor::record::UrlInfo;
+use crate::model::UrlInfo;
 
 /// Collects URLs until `cap` distinct ones are found.
 pub struct UrlCollector {

@@ -34,8 +34,8 @@ mod lookalike;
 mod names;
 mod sender;
 
-use super::record::{Reason, Record, Verdict};
 use crate::config::AnalysisConfig;
+use crate::model::{Reason, Record, Verdict};
 
 /// The most a score can be.
 pub const MAX_SCORE: u8 = 10;
@@ -134,7 +134,7 @@ pub(crate) fn domain_of(address: &str) -> Option<String> {
 /// The organisational domain (PSL) of `domain`, or the name itself when it
 /// has none (a bare suffix, an invalid name), so two names compare.
 pub(crate) fn org_of(domain: &str) -> String {
-    crate::auth::organizational_domain(domain).unwrap_or_else(|| domain.to_lowercase())
+    crate::model::organizational_domain(domain).unwrap_or_else(|| domain.to_lowercase())
 }
 
 /// The `From:` domain.

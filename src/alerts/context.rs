@@ -8,7 +8,7 @@ use super::recipients::OrgDomains;
 use super::{mail, Wiring};
 use crate::config::AlertsConfig;
 use crate::metrics::{ALERTS_DIGESTED, ALERTS_DROPPED, ALERTS_MALICIOUS_LOST, ALERTS_SENT};
-use crate::sensor::record::Verdict;
+use crate::model::Verdict;
 use crate::store::Store;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
