@@ -9,7 +9,10 @@ mod common;
 #[path = "redteam/pipeline.rs"]
 mod pipeline;
 
+use authsense::config::AnalysisConfig;
+use authsense::sensor::analysis::{analyse, SeenAll};
 use authsense::sensor::record::{AuthSource, Verdict};
+use common::analysis::{clean, mailbox, method};
 use pipeline::{author_domains, sensor, transport, Perimeter, LIMIT};
 
 /// A `From:` line that one mailbox reads as `a@attacker.example` but, once
@@ -62,6 +65,47 @@ async fn an_author_assembled_by_the_transport_is_never_trusted() {
         "From victim.example (p=reject) recorded with dmarc={dmarc:?}: {:?}",
         analysis.reasons
     );
+}
+
+#[test]
+fn the_stamps_dmarc_domain_must_be_an_author_of_the_copy() {
+    let fired = |rec: &authsense::sensor::record::Record| {
+        analyse(rec, &AnalysisConfig::default(), &SeenAll)
+            .reasons
+            .into_iter()
+            .find(|r| r.rule == "stamp-author-mismatch")
+            .map(|r| (r.points, r.detail))
+    };
+    // clean(): From alice@sender.example, dmarc=pass header.from=sender.example.
+    assert_eq!(fired(&clean()), None);
+    let mut rec = clean();
+    rec.authors = vec![
+        mailbox(None, "Alice@Sender.Example."),
+        mailbox(None, "b@x.example"),
+    ];
+    assert_eq!(
+        fired(&rec),
+        None,
+        "one of several authors, case and dot aside"
+    );
+    rec.auth.dmarc = Some(method("pass", &[]));
+    assert_eq!(fired(&rec), None, "no header.from: nothing to compare");
+    for authors in [
+        vec![mailbox(None, "x@victim.example")],
+        vec![mailbox(None, "x@mail.sender.example")],
+        vec![authsense::sensor::record::Mailbox::default()],
+    ] {
+        let rec = authsense::sensor::record::Record {
+            from: authors.first().cloned(),
+            authors,
+            ..clean()
+        };
+        let (points, detail) = fired(&rec).expect("fired");
+        assert_eq!(points, 6);
+        assert!(detail.contains("header.from=sender.example"), "{detail}");
+        let verdict = analyse(&rec, &AnalysisConfig::default(), &SeenAll).verdict;
+        assert_eq!(verdict, Verdict::Malicious);
+    }
 }
 
 #[tokio::test]
