@@ -139,6 +139,8 @@ impl SealingMilter {
         TestConnection::configure()
             .read_timeout(Duration::from_secs(30))
             .available_actions(Actions::ADD_HEADER | Actions::CHANGE_HEADER)
+            // Header values are sent exactly as Postfix passes them.
+            .exact_leading_space(true)
             .open_tcp(self.addr)
             .await
             .unwrap()
