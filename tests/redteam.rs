@@ -208,8 +208,8 @@ async fn a_seal_lifted_onto_a_visibly_different_copy_does_not_verify() {
         .await;
     let (rec, _) = sensor(copy.as_bytes(), &perimeter.keys);
     assert!(rec.auth.sealed, "{:?}", rec.auth.tamper);
-    // The same stamp and seal over a body that decodes to "12=34" instead
-    // of "1234", and over a part that is no longer quoted-printable.
+    // The same stamp and seal over a body that decodes to "124" instead of
+    // "1234", and over a part that is no longer quoted-printable.
     for (from, to) in [
         ("12=\r\n34", "12=34\r\n"),
         ("quoted-printable", "quoted- printable"),
