@@ -6,6 +6,8 @@
 //! postfix-test/redteam-probe shows the same cases through a real Postfix.
 
 mod common;
+#[path = "redteam/dkim_length.rs"]
+mod dkim_length;
 #[path = "redteam/pipeline.rs"]
 mod pipeline;
 
