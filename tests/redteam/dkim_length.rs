@@ -9,6 +9,7 @@ use authsense::auth::{Authenticator, Outcome};
 use mail_auth::common::crypto::{RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::DkimSigner;
+use rustls_pki_types::{pem::PemObject, PrivateKeyDer};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,7 +28,8 @@ async fn a_signature_over_part_of_the_body_does_not_pass_for_the_rest() {
     let (_dns, cfg) = serve_txt(records.lines().filter_map(|l| l.split_once(' '))).await;
     let auth = Authenticator::new(&cfg.dns).unwrap();
     let sign = |l: bool| {
-        let key = RsaKey::<Sha256>::from_pkcs8_pem(&data("rsa.pem")).unwrap();
+        let der = PrivateKeyDer::from_pem_slice(data("rsa.pem").as_bytes()).unwrap();
+        let key = RsaKey::<Sha256>::from_key_der(der).unwrap();
         let signature = DkimSigner::from_key(key)
             .domain("strict.example")
             .selector("rsa")
