@@ -49,8 +49,14 @@ fn with(f: impl FnOnce(&mut Record)) -> Analysis {
     analyse(&r, &cfg(), &SeenAll)
 }
 
+/// `From:` set to `address`; the stamp's DMARC result names its domain,
+/// as the perimeter's does for the author it evaluated.
 fn from(r: &mut Record, name: &str, address: &str) {
     r.from = Some(mailbox(Some(name), address));
+    let domain = address.rsplit_once('@').map_or(address, |(_, d)| d);
+    if let Some(dmarc) = r.auth.dmarc.as_mut() {
+        dmarc.props = vec![("header.from".into(), domain.into())];
+    }
 }
 
 /// SPF and DKIM pass for `domain` (so alignment holds for mail from it).

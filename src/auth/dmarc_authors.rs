@@ -13,9 +13,15 @@
 //! a field that does not parse or names no mailbox, an author domain that
 //! is not a DNS name (a domain-literal), and authors beyond the first
 //! [`MAX_AUTHOR_DOMAINS`] domains.
+//!
+//! A `From:` line over 998 octets is also read as the next hop receives it
+//! (broken with CRLF + space at octet 998): that reading is what mail
+//! clients and the sensor show, so when it names another author, that
+//! author is evaluated too (and the field is a `permerror`).
 
 use super::{Authenticator, DmarcInput, DmarcPolicy, DmarcResult, DmarcVerdict};
-use crate::headers::address::parse_address_list;
+use crate::headers::address::{parse_address_list, Mailbox};
+use crate::headers::stamp::{longest_line, MAX_LINE};
 use crate::model::normalize_domain as normalize;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -38,6 +44,12 @@ pub struct Authors {
 
 impl Authors {
     /// The authors named by the `From:` field values, in header order.
+    ///
+    /// A field with a line over [`MAX_LINE`] octets is also read as the
+    /// next hop receives it ([`transported`]): when that reading names
+    /// other domains (or none), its domains are evaluated too and the
+    /// field is a problem (`permerror`), so the strictest result covers
+    /// the author that mail clients will show.
     pub fn from_fields<I>(values: I) -> Authors
     where
         I: IntoIterator,
@@ -48,25 +60,78 @@ impl Authors {
         let mut fields = 0;
         for (i, value) in values.into_iter().enumerate() {
             fields += 1;
-            let problem = match parse_address_list(value.as_ref()) {
-                Err(e) => format!("From field {} does not parse: {e}", i + 1),
-                Ok(list) if list.is_empty() => format!("From field {} names no mailbox", i + 1),
-                Ok(list) => {
-                    for m in list {
-                        if seen.insert(m.domain.clone()) {
-                            authors.domains.push(m.domain);
-                        }
-                    }
-                    continue;
+            let value = value.as_ref();
+            let read = parse_address_list(value);
+            let mut problem = match &read {
+                Err(e) => Some(format!("From field {} does not parse: {e}", i + 1)),
+                Ok(list) if list.is_empty() => {
+                    Some(format!("From field {} names no mailbox", i + 1))
                 }
+                Ok(_) => None,
             };
-            authors.problem.get_or_insert(problem);
+            let mut lists: Vec<Vec<Mailbox>> = read.into_iter().collect();
+            // Without SMFIP_HDR_LEADSPC the MTA ate one space after the
+            // colon and the milter put one back: the line may be one octet
+            // shorter than `value` says.
+            let values = [Some(value), value.strip_prefix(' ')];
+            for after in values.into_iter().flatten().filter_map(transported) {
+                let again = parse_address_list(&after);
+                if domains(lists.first()) != domains(again.as_ref().ok()) {
+                    problem.get_or_insert(format!(
+                        "From field {} has a line over {MAX_LINE} octets and names other \
+                         authors once a transport breaks it",
+                        i + 1
+                    ));
+                    lists.extend(again);
+                }
+            }
+            for m in lists.into_iter().flatten() {
+                if seen.insert(m.domain.clone()) {
+                    authors.domains.push(m.domain);
+                }
+            }
+            if let Some(p) = problem {
+                authors.problem.get_or_insert(p);
+            }
         }
         if fields == 0 {
             authors.problem = Some("no From field".into());
         }
         authors
     }
+}
+
+/// The domains of a parsed field, in order; empty for none.
+fn domains(list: Option<&Vec<Mailbox>>) -> Vec<&str> {
+    list.map_or_else(Vec::new, |l| l.iter().map(|m| m.domain.as_str()).collect())
+}
+
+/// The value of `From:` + `value` as the next hop receives it, when a line
+/// is over [`MAX_LINE`] octets (RFC 5322 §2.1.1): Postfix's SMTP client
+/// (`smtp_line_length_limit`) inserts CRLF + space at exactly octet 998 of
+/// every line, whatever is there. After a backslash that break changes the
+/// field: the backslash then quotes the CR (obs-qp) and the next character
+/// is no longer quoted. `None` when every line fits.
+fn transported(value: &str) -> Option<String> {
+    const NAME: &str = "From:";
+    if longest_line(&NAME[..4], value) <= MAX_LINE {
+        return None;
+    }
+    let line = format!("{NAME}{value}");
+    let bytes = line.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() + 3 * (bytes.len() / MAX_LINE));
+    let mut col = 0usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        let eol = b == b'\n' || (b == b'\r' && bytes.get(i + 1) == Some(&b'\n'));
+        if !eol && col == MAX_LINE {
+            out.extend_from_slice(b"\r\n ");
+            col = 1;
+        }
+        out.push(b);
+        col = if b == b'\n' { 0 } else { col + 1 };
+    }
+    let text = String::from_utf8_lossy(&out);
+    text.get(NAME.len()..).map(str::to_string)
 }
 
 /// A verdict for an author domain that was not evaluated; `from_domain`
@@ -182,6 +247,47 @@ mod tests {
             a.problem.as_deref(),
             Some("From field 2 does not parse: character not allowed outside quotes at octet 10")
         );
+    }
+
+    /// `From:` + `value` is exactly `len` octets on its first line.
+    fn padded(prefix: &str, len: usize, rest: &str) -> String {
+        let pad = "a".repeat(len - "From:".len() - prefix.len());
+        format!("{prefix}{pad}{rest}")
+    }
+
+    #[test]
+    fn a_long_field_is_also_read_as_the_next_hop_receives_it() {
+        // A backslash at octet 998: the milter reads one quoted display
+        // name and the attacker's address; after the break the quote ends
+        // before x@victim.example and the rest is a comment.
+        let head = padded(" \"", MAX_LINE - 1, "\\");
+        let mid = "\" <x@victim.example> (\" <a@attacker.example> (";
+        let tail = "b".repeat(MAX_LINE - 2 - mid.len());
+        let attack = format!("{head}{mid}{tail}\\))");
+        let a = Authors::from_fields([attack.as_str()]);
+        assert_eq!(a.domains, ["attacker.example", "victim.example"]);
+        assert!(a.problem.unwrap().contains("line over 998 octets"));
+        // `From:"…` without a space, passed without SMFIP_HDR_LEADSPC: the
+        // milter holds one space more than the line has.
+        let unspaced = attack.replacen("\"a", "\"aa", 1);
+        let a = Authors::from_fields([unspaced.as_str()]);
+        assert_eq!(a.domains, ["attacker.example", "victim.example"]);
+        // Unreadable before the break, readable after: evaluated.
+        let hidden = padded(" (", MAX_LINE - 1, "\\) x@victim.example");
+        let a = Authors::from_fields([hidden.as_str()]);
+        assert_eq!(a.domains, ["victim.example"]);
+        assert!(a.problem.unwrap().contains("does not parse"));
+        // A long display name that the break does not change.
+        let honest = format!(" \"{}\" <a@attacker.example>", "Sender ".repeat(200));
+        let a = Authors::from_fields([honest.as_str()]);
+        assert_eq!(
+            (a.domains, a.problem),
+            (vec!["attacker.example".into()], None)
+        );
+        // A break inside the address: what the next hop gets names nobody.
+        let split = padded(" x@", MAX_LINE - 3, "victim.example");
+        let a = Authors::from_fields([split.as_str()]);
+        assert!(a.problem.unwrap().contains("names other authors"));
     }
 
     #[test]

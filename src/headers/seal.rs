@@ -23,6 +23,7 @@
 //! instance): the sensor must find exactly those instances, and no instance
 //! of a bound field the milter did not see.
 
+use super::stamp::{MAX_LINE, SEAL};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -181,14 +182,7 @@ impl Sealed {
         let mac = mac_state(keys.first(), &tags, x_agari, auth_results, &fields, &body)
             .finalize()
             .into_bytes();
-        format!(
-            "v=1; k={}; t={}; c={}; h={}; s={}",
-            tags.key,
-            tags.time,
-            if tags.covers_ar { "x:a" } else { "x" },
-            tags.h,
-            hex(&mac)
-        )
+        tags.value(&hex(&mac))
     }
 
     /// Checks the seal value `seal` (the header's value) against the stamps
@@ -245,6 +239,39 @@ struct Tags {
     time: u64,
     covers_ar: bool,
     h: String,
+}
+
+impl Tags {
+    /// The header value with signature `s`: one line when
+    /// `X-Authsense-Seal: value` fits in [`MAX_LINE`] octets, otherwise
+    /// folded (RFC 5322 §2.2.3) with the `h=` list broken after its
+    /// colons, so that no hop has to break a line of ours (a message with
+    /// hundreds of bound fields). The tags are read without white space.
+    fn value(&self, s: &str) -> String {
+        let c = if self.covers_ar { "x:a" } else { "x" };
+        let head = format!("v=1; k={}; t={}; c={c};", self.key, self.time);
+        let one = format!("{head} h={}; s={s}", self.h);
+        if SEAL.len() + 2 + one.len() <= MAX_LINE {
+            return one;
+        }
+        let mut out = format!("{head}\n\th=");
+        let mut col = 3;
+        for (i, name) in self.h.split(':').enumerate() {
+            let piece = if i == 0 {
+                name.to_string()
+            } else {
+                format!(":{name}")
+            };
+            if col + piece.len() > 78 {
+                out.push_str("\n\t");
+                col = 1;
+            }
+            out.push_str(&piece);
+            col += piece.len();
+        }
+        out.push_str(&format!(";\n\ts={s}"));
+        out
+    }
 }
 
 fn mac_state(

@@ -1,13 +1,15 @@
 //! Rules on the trusted authentication results: `tampered-stamp`,
-//! `auth-fail`, `dmarc-unaligned` (identifier alignment recomputed from the
-//! stored SPF `smtp.mailfrom` and DKIM `header.d`, RFC 7489 §3.1),
-//! `no-auth-results`, and `journal-untrusted` for a journal-shaped message
-//! from outside the configured journaling sources.
+//! `stamp-author-mismatch` (the stamp's DMARC result is for a domain that
+//! is none of the copy's authors), `auth-fail`, `dmarc-unaligned`
+//! (identifier alignment recomputed from the stored SPF `smtp.mailfrom`
+//! and DKIM `header.d`, RFC 7489 §3.1), `no-auth-results`, and
+//! `journal-untrusted` for a journal-shaped message from outside the
+//! configured journaling sources.
 
 use super::{domain_of, from_domain, reason};
 use crate::auth::{aligned, AlignmentMode};
 use crate::config::{Alignment, AnalysisConfig};
-use crate::model::{AuthSource, MethodInfo, Reason, Record};
+use crate::model::{AuthSource, Mailbox, MethodInfo, Reason, Record};
 
 /// Most points `auth-fail` gives, however many methods failed.
 const AUTH_FAIL_MAX: u8 = 5;
@@ -16,6 +18,11 @@ const AUTH_FAIL_MAX: u8 = 5;
 /// `malicious_score`), since either an outsider planted the stamp or the
 /// perimeter is not stamping.
 const TAMPERED: u8 = 6;
+
+/// Points of `stamp-author-mismatch`: as grave as a tampered stamp, since
+/// the perimeter's DMARC result is about another author than the one this
+/// copy (and every mailbox behind the same hops) shows.
+const AUTHOR_MISMATCH: u8 = 6;
 
 pub(super) fn check(rec: &Record, cfg: &AnalysisConfig, out: &mut Vec<Reason>) {
     let a = &rec.auth;
@@ -45,8 +52,57 @@ pub(super) fn check(rec: &Record, cfg: &AnalysisConfig, out: &mut Vec<Reason>) {
         ));
         return;
     }
+    author_mismatch(rec, out);
     auth_fail(rec, out);
     unaligned(rec, cfg, out);
+}
+
+/// `stamp-author-mismatch`: the stamp names the author domain its DMARC
+/// result is for (`header.from`), and no author of this copy has that
+/// domain. The `From:` field was read differently by the perimeter and
+/// here: a transport changed what it says (a line over 998 octets broken
+/// with CRLF + space where a backslash quotes the break, RFC 5322 §2.2.3
+/// and obs-qp), so the result must not be shown as this author's.
+fn author_mismatch(rec: &Record, out: &mut Vec<Reason>) {
+    let Some(evaluated) = rec
+        .auth
+        .dmarc
+        .as_ref()
+        .and_then(|m| prop(m, "header.from"))
+        .and_then(domain_of)
+    else {
+        return;
+    };
+    // Records stored before `authors` existed only have `from`.
+    let authors: Vec<&Mailbox> = if rec.authors.is_empty() {
+        rec.from.iter().collect()
+    } else {
+        rec.authors.iter().collect()
+    };
+    let domains: Vec<String> = authors
+        .iter()
+        .filter_map(|m| m.address.as_deref().and_then(domain_of))
+        .collect();
+    if domains
+        .iter()
+        .any(|d| aligned(d, &evaluated, AlignmentMode::Strict))
+    {
+        return;
+    }
+    let shown = if domains.is_empty() {
+        "no readable author".to_string()
+    } else {
+        domains.join(", ")
+    };
+    out.push(reason(
+        "stamp-author-mismatch",
+        AUTHOR_MISMATCH,
+        format!(
+            "the perimeter's DMARC result is for header.from={evaluated}, but this copy's From \
+             names {shown}: the From field reads differently after the hops (e.g. a line over \
+             998 octets broken in transit); the result is not this author's"
+        ),
+    ));
 }
 
 fn is(m: &MethodInfo, result: &str) -> bool {

@@ -6,6 +6,7 @@
 //! | rule | points | fires when | file |
 //! |---|---|---|---|
 //! | `tampered-stamp` | 6 | the topmost header claiming a trusted authserv-id does not parse by the strict grammar, or lacks the valid seal its id requires (auth source `tampered`; results unknown) | `auth.rs` |
+//! | `stamp-author-mismatch` | 6 | the stamp's DMARC `header.from` is none of the copy's author domains: the `From:` field reads differently after the hops (a line over 998 octets broken in transit) | `auth.rs` |
 //! | `journal-untrusted` | 3 | a message shaped like an Exchange journal report that is not from `[sensor] journal_sources` (recorded as it is, not unwrapped) | `auth.rs` |
 //! | `auth-fail` | SPF fail 2, softfail 1, DKIM fail (no signature passed) 2, DMARC fail 3; at most 5 | the trusted results report failures | `auth.rs` |
 //! | `dmarc-unaligned` | 3 | results exist but neither a passing SPF `smtp.mailfrom` domain nor a passing DKIM `header.d` is aligned with the `From:` domain (RFC 7489 §3.1; relaxed = same organisational domain by the Public Suffix List, strict = same name; `[analysis] alignment`) | `auth.rs` |
