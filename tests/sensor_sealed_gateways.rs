@@ -86,8 +86,8 @@ fn our_sealed_stamp_from_a_sealed_gateway_is_believed() {
     let (from, subject, body) = (" CEO <ceo@bank.example>", " wire the money", "Today.\r\n");
     let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let mut s = Sealed::default();
-    s.header("From", from);
-    s.header("Subject", subject);
+    s.header("From", from.as_bytes());
+    s.header("Subject", subject.as_bytes());
     s.body(body.as_bytes());
     let seal = s.seal(&keys(), xa, None, 1_800_000_000);
     let raw = format!(

@@ -57,7 +57,7 @@ pub async fn check(args: CheckArgs) -> Result<(), String> {
     if let Some(bytes) = &message {
         let (headers, body) = split_message(bytes);
         for (name, value) in headers {
-            s.header(&name, &value);
+            s.header(&name, value.as_bytes());
         }
         s.body(&body);
     }

@@ -12,12 +12,15 @@
 //! `Authentication-Results` value the milter wrote, in relaxed form (line
 //! breaks removed, runs of white space one space, trimmed); every instance
 //! of the [`BOUND`] fields the milter saw, in [`BOUND`] order then header
-//! order, with all white space removed; and the SHA-256 of the body with all
-//! white space removed. Removing white space from the message's own fields
-//! and body makes the seal survive what the hops to the sensor may do
-//! (breaking lines over 998 octets with CRLF + space, re-folding, CRLF/LF),
-//! while any change of a visible character breaks it: a sealed stamp lifted
-//! from one message and pasted onto another does not verify.
+//! order; and the SHA-256 of the body. The message's own fields and body
+//! are taken as raw octets in the *unbroken* form: CRLF read as LF, and every
+//! line break followed by a space or tab removed together with that one
+//! character — exactly what a hop adds when it breaks a line over 998
+//! octets (CRLF + space, even inside a UTF-8 character) or folds a field —
+//! while every other octet, white space and line ends included, counts. So
+//! the seal survives the hops to the sensor, and a sealed stamp lifted from
+//! one message and pasted onto another (a visible change, or a line end
+//! moved, as in a quoted-printable soft break) does not verify.
 //!
 //! `h=` lists the bound fields as the milter saw them (one name per
 //! instance): the sensor must find exactly those instances, and no instance
@@ -139,27 +142,44 @@ pub fn key_id(key: &[u8]) -> String {
 /// What the seal is computed over, gathered while the message passes.
 #[derive(Debug, Clone, Default)]
 pub struct Sealed {
-    fields: Vec<(String, String)>,
+    fields: Vec<(String, Vec<u8>)>,
     body: Sha256,
+    unbreak: Unbreak,
 }
 
 impl Sealed {
-    /// Notes a header field of the message (only [`BOUND`] ones are kept).
-    pub fn header(&mut self, name: &str, value: &str) {
+    /// Notes a header field of the message, its value as raw octets (only
+    /// [`BOUND`] ones are kept).
+    pub fn header(&mut self, name: &str, value: &[u8]) {
         let name = name.trim().to_ascii_lowercase();
         if BOUND.contains(&name.as_str()) {
-            self.fields.push((name, squeeze(value)));
+            let mut out = Vec::with_capacity(value.len());
+            let mut u = Unbreak::default();
+            u.feed(value, &mut out);
+            u.finish(&mut out);
+            let trimmed = out.trim_ascii();
+            self.fields.push((name, trimmed.to_vec()));
         }
     }
 
-    /// Adds a chunk of the body.
+    /// Adds a chunk of the body (chunks may split a line end anywhere).
     pub fn body(&mut self, chunk: &[u8]) {
-        let kept: Vec<u8> = chunk.iter().copied().filter(|b| !is_ws(*b)).collect();
-        self.body.update(&kept);
+        let mut out = Vec::with_capacity(chunk.len());
+        self.unbreak.feed(chunk, &mut out);
+        self.body.update(&out);
+    }
+
+    /// The body's digest, after the last chunk.
+    fn body_digest(&self) -> Vec<u8> {
+        let mut tail = Vec::new();
+        self.unbreak.finish(&mut tail);
+        let mut h = self.body.clone();
+        h.update(&tail);
+        h.finalize().to_vec()
     }
 
     /// The fields in the order the MAC takes them, and the `h=` list.
-    fn ordered(&self) -> (Vec<&(String, String)>, String) {
+    fn ordered(&self) -> (Vec<&(String, Vec<u8>)>, String) {
         let mut out = Vec::with_capacity(self.fields.len());
         for name in BOUND {
             out.extend(self.fields.iter().filter(|(n, _)| n == name));
@@ -178,7 +198,7 @@ impl Sealed {
             covers_ar: auth_results.is_some(),
             h,
         };
-        let body = self.body.clone().finalize();
+        let body = self.body_digest();
         let mac = mac_state(keys.first(), &tags, x_agari, auth_results, &fields, &body)
             .finalize()
             .into_bytes();
@@ -217,7 +237,7 @@ impl Sealed {
         } else {
             None
         };
-        let body = self.body.clone().finalize();
+        let body = self.body_digest();
         mac_state(key, &tags, x_agari, ar, &fields, &body)
             .verify_slice(&sig)
             .map_err(|_| "seal does not match this message".to_string())?;
@@ -225,7 +245,7 @@ impl Sealed {
     }
 
     /// The fields in MAC order if they are exactly the instances `h` lists.
-    fn matching(&self, h: &str) -> Result<Vec<&(String, String)>, String> {
+    fn matching(&self, h: &str) -> Result<Vec<&(String, Vec<u8>)>, String> {
         let (fields, ours) = self.ordered();
         if ours != h {
             return Err(format!("sealed fields h={h} but the message has h={ours}"));
@@ -279,7 +299,7 @@ fn mac_state(
     tags: &Tags,
     x_agari: &str,
     ar: Option<&str>,
-    fields: &[&(String, String)],
+    fields: &[&(String, Vec<u8>)],
     body: &[u8],
 ) -> Hmac<Sha256> {
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
@@ -296,7 +316,7 @@ fn mac_state(
     put(ar.map(relaxed).unwrap_or_default().as_bytes());
     for (name, value) in fields {
         put(name.as_bytes());
-        put(value.as_bytes());
+        put(value);
     }
     put(body);
     m
@@ -337,15 +357,69 @@ fn parse(seal: &str) -> Result<(Tags, Vec<u8>), String> {
     Ok((t, sig))
 }
 
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
-}
-
-/// `s` without any white space or line break.
+/// `s` without any white space or line break (for the seal's own tags).
 fn squeeze(s: &str) -> String {
     s.chars()
         .filter(|c| !matches!(c, ' ' | '\t' | '\r' | '\n'))
         .collect()
+}
+
+/// The unbroken form of octets fed in pieces (see the module
+/// documentation): CRLF read as LF, and a line break followed by a space or
+/// tab removed with that character.
+#[derive(Debug, Clone, Copy, Default)]
+struct Unbreak {
+    /// A CR was the last octet fed (it may start a CRLF).
+    cr: bool,
+    /// A line break was the last thing fed (it may be followed by white
+    /// space).
+    nl: bool,
+}
+
+impl Unbreak {
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        for &b in chunk {
+            if self.cr {
+                self.cr = false;
+                if b == b'\n' {
+                    self.newline(out);
+                    continue;
+                }
+                self.put(b'\r', out);
+            }
+            match b {
+                b'\r' => self.cr = true,
+                b'\n' => self.newline(out),
+                b' ' | b'\t' if self.nl => self.nl = false,
+                _ => self.put(b, out),
+            }
+        }
+    }
+
+    fn newline(&mut self, out: &mut Vec<u8>) {
+        if self.nl {
+            out.push(b'\n');
+        }
+        self.nl = true;
+    }
+
+    fn put(&mut self, b: u8, out: &mut Vec<u8>) {
+        if self.nl {
+            out.push(b'\n');
+            self.nl = false;
+        }
+        out.push(b);
+    }
+
+    fn finish(mut self, out: &mut Vec<u8>) {
+        if self.cr {
+            self.cr = false;
+            self.put(b'\r', out);
+        }
+        if self.nl {
+            out.push(b'\n');
+        }
+    }
 }
 
 /// Relaxed form: line breaks removed, white space runs one space, trimmed.

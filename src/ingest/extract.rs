@@ -158,7 +158,13 @@ fn extract_one(raw: &[u8], env: Envelope, opts: &ExtractOptions, unwrap: bool) -
             rec.anomalies.journal_untrusted = true;
         }
     }
-    let body = raw.get(limits::header_block_len(raw)..).unwrap_or_default();
+    // The body as the milter saw it: after the blank line that ends the
+    // header.
+    let rest = raw.get(limits::header_block_len(raw)..).unwrap_or_default();
+    let body = rest
+        .strip_prefix(b"\r\n")
+        .or_else(|| rest.strip_prefix(b"\n"))
+        .unwrap_or(rest);
     if let Some(root) = root {
         read_headers(root, input, body, opts, &mut rec);
     }
@@ -225,15 +231,20 @@ fn read_headers(
     opts: &ExtractOptions,
     rec: &mut Record,
 ) {
-    let headers: Vec<(String, String)> = root
+    let raw_values: Vec<&[u8]> = root
         .headers
         .iter()
         .map(|h| {
-            let value = input
+            input
                 .get(h.offset_start as usize..h.offset_end as usize)
-                .unwrap_or_default();
-            (h.name.as_str().to_string(), fields::lossy(value))
+                .unwrap_or_default()
         })
+        .collect();
+    let headers: Vec<(String, String)> = root
+        .headers
+        .iter()
+        .zip(&raw_values)
+        .map(|(h, value)| (h.name.as_str().to_string(), fields::lossy(value)))
         .collect();
 
     let now = humantime::parse_rfc3339(&rec.ts)
@@ -246,6 +257,7 @@ fn read_headers(
         seal: opts.seal_keys.as_ref().map(|keys| authsel::SealCheck {
             keys,
             body,
+            raw_values: &raw_values,
             now,
             max_age: opts.seal_max_age_secs,
         }),

@@ -49,6 +49,10 @@ pub struct SealCheck<'a> {
     pub keys: &'a Keys,
     /// The message body as received (after the header's blank line).
     pub body: &'a [u8],
+    /// The raw octets of each top-level header field's value, in the order
+    /// of the headers given to [`choose`] (the seal binds octets, not their
+    /// decoding).
+    pub raw_values: &'a [&'a [u8]],
     /// Now, in Unix seconds.
     pub now: u64,
     /// Oldest seal accepted, seconds.
@@ -261,8 +265,9 @@ fn seal_verdict(
             && c.id.eq_ignore_ascii_case(&stamp.id)
     });
     let mut bound = Sealed::default();
-    for (name, value) in headers {
-        bound.header(name, value);
+    for (i, (name, value)) in headers.iter().enumerate() {
+        let raw = check.raw_values.get(i).copied().unwrap_or(value.as_bytes());
+        bound.header(name, raw);
     }
     bound.body(check.body);
     let mut last = String::new();

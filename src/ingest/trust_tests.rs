@@ -270,7 +270,7 @@ mod trust {
     fn sealed_copy(xa: &str, ar: &str, rest: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut bound = Sealed::default();
         for (n, v) in rest {
-            bound.header(n, v);
+            bound.header(n, v.as_bytes());
         }
         bound.body(BODY);
         let seal = bound.seal(&keys(), xa, Some(ar), NOW);
@@ -307,6 +307,7 @@ mod trust {
             seal: Some(SealCheck {
                 keys: k,
                 body,
+                raw_values: &[],
                 now: NOW + 60,
                 max_age: 86_400,
             }),

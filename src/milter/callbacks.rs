@@ -165,13 +165,14 @@ fn handle_rcpt(cx: &mut Context<Conn>) -> Status {
 
 fn handle_header(cx: &mut Context<Conn>, name: &CStr, value: &CStr) -> Status {
     cx.data.as_mut().map_or(Status::Continue, |c| {
-        let mut value = text(value);
+        let mut raw = Vec::with_capacity(value.to_bytes().len() + 1);
         if !c.leading_space {
             // Without SMFIP_HDR_LEADSPC the MTA drops the space after the
             // colon; put the usual one back.
-            value.insert(0, ' ');
+            raw.push(b' ');
         }
-        c.session.header(&text(name), &value);
+        raw.extend_from_slice(value.to_bytes());
+        c.session.header(&text(name), &raw);
         c.ack(ProtoOpts::NOREPLY_HEADER)
     })
 }

@@ -23,13 +23,13 @@ impl Capture {
 
     /// One header; `value` is exactly what followed the colon (leading space
     /// included).
-    pub fn header(&mut self, name: &str, value: &str) {
+    pub fn header(&mut self, name: &str, value: &[u8]) {
         if self.header_end.is_some() {
             return;
         }
         self.raw.extend_from_slice(name.as_bytes());
         self.raw.push(b':');
-        push_crlf(&mut self.raw, value.as_bytes());
+        push_crlf(&mut self.raw, value);
         self.raw.extend_from_slice(b"\r\n");
     }
 
@@ -82,8 +82,8 @@ mod tests {
     #[test]
     fn rebuilds_crlf_message() {
         let mut c = Capture::new(1000);
-        c.header("Subject", " hello");
-        c.header("X-Folded", " a\n\tb");
+        c.header("Subject", b" hello");
+        c.header("X-Folded", b" a\n\tb");
         c.body(b"line\r\n");
         let (raw, complete) = c.finish();
         assert!(complete);
@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn over_the_cap_keeps_headers_only() {
         let mut c = Capture::new(40);
-        c.header("Subject", " hello");
+        c.header("Subject", b" hello");
         c.body(b"0123456789");
         c.body(&[b'x'; 100]);
         c.body(b"more");
@@ -105,7 +105,7 @@ mod tests {
     #[test]
     fn no_body_at_all() {
         let mut c = Capture::new(40);
-        c.header("A", " b");
+        c.header("A", b" b");
         assert_eq!(c.finish(), (b"A: b\r\n\r\n".to_vec(), true));
     }
 }

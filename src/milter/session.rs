@@ -219,16 +219,17 @@ impl Session {
 
     /// One header of the message; `value` is exactly what followed the
     /// colon, leading space included.
-    pub fn header(&mut self, name: &str, value: &str) {
+    pub fn header(&mut self, name: &str, raw: &[u8]) {
         if let Some(msg) = &mut self.msg {
+            let value = &String::from_utf8_lossy(raw);
             if !matches!(msg.role, Role::Untouched(_)) {
                 msg.forgeries.observe(name, value, &self.shared.authserv_id);
             }
             if let Some(c) = &mut msg.capture {
-                c.header(name, value);
+                c.header(name, raw);
             }
             if let Some(s) = &mut msg.sealed {
-                s.header(name, value);
+                s.header(name, raw);
             }
             if let Some(r) = &mut msg.deferred {
                 if name.eq_ignore_ascii_case("Received") {
