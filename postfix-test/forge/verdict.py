@@ -144,9 +144,26 @@ def invariants(milter, rec):
         if sig["result"] == "pass" and not any(
                 m["result"] == "pass" and same_signature(m, sig) for m in milter.get("dkim", [])):
             errs.append("record has dkim=pass for %r that the milter did not pass" % sig)
+    errs.extend(dmarc_author(rec))
     if not tampered:
         for m in milter.get("dkim", []):
             if m["result"] != "none" and not any(
                     s["result"] == m["result"] and same_signature(m, s) for s in got.get("dkim", [])):
                 errs.append("the milter's dkim=%s for %s is erased" % (m["result"], m.get("d")))
     return errs
+
+
+def dmarc_author(rec):
+    """A DMARC pass recorded for the copy must name one of the copy's own
+    authors: a pass for another domain (a From the transport rewrote) is a
+    pass the copy's reader never got."""
+    dmarc = (rec.get("auth") or {}).get("dmarc") or {}
+    if (dmarc.get("result") or "").lower() != "pass":
+        return []
+    props = {k.lower(): v for k, v in (dmarc.get("props") or [])}
+    domain = (props.get("header.from") or "").lower()
+    mailboxes = rec.get("authors") or ([rec["from"]] if rec.get("from") else [])
+    authors = [(m.get("address") or "").rsplit("@", 1)[-1].lower() for m in mailboxes]
+    if domain in authors:
+        return []
+    return ["record has dmarc=pass for header.from=%s, not an author of the copy %s" % (domain, authors)]
