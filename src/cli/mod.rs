@@ -324,7 +324,9 @@ impl CommonArgs {
 
     fn shared(&self, cfg: &Config) -> Result<Arc<Shared>, String> {
         let auth = Authenticator::new(&cfg.dns)?;
-        let shared = Shared::new(cfg.milter.clone(), auth)?.with_seal_keys(cfg.seal.keys()?);
+        let shared = Shared::new(cfg.milter.clone(), auth)?.with_seal_keys(
+            crate::headers::seal::Keys::load(cfg.seal.key_file.as_deref())?,
+        );
         Ok(Arc::new(shared))
     }
 }

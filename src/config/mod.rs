@@ -8,13 +8,12 @@ use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 use std::{fmt, net::SocketAddr, path::Path, str::FromStr, time::Duration};
 
-use crate::milter::listen::SocketSpec;
-
 mod alerts;
 mod analysis;
 mod export;
 mod seal;
 pub mod sensor;
+mod socket;
 mod store;
 mod web;
 
@@ -23,7 +22,8 @@ pub use analysis::{Alignment, AnalysisConfig};
 pub use export::ExportConfig;
 pub use seal::SealConfig;
 pub use sensor::{JournalSource, SensorConfig};
-pub use store::StoreConfig;
+pub use socket::SocketSpec;
+pub use store::{redact, StoreConfig, StoreLocation};
 pub use web::{normalize_host, WebConfig};
 
 /// Whole configuration file.

@@ -29,20 +29,3 @@ impl Default for SealConfig {
         }
     }
 }
-
-impl SealConfig {
-    /// Reads the key file, if one is configured.
-    ///
-    /// # Errors
-    /// The file cannot be read or holds no valid key; the message names it.
-    pub fn keys(&self) -> Result<Option<crate::headers::seal::Keys>, String> {
-        let Some(path) = &self.key_file else {
-            return Ok(None);
-        };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("[seal] key_file {}: {e}", path.display()))?;
-        crate::headers::seal::Keys::parse(&text)
-            .map(Some)
-            .map_err(|e| format!("[seal] key_file {}: {e}", path.display()))
-    }
-}

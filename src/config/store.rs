@@ -2,6 +2,8 @@
 //! PostgreSQL database shared by a fleet).
 
 use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::path::PathBuf;
 
 /// `[store]` section.
 #[derive(Debug, Clone, Deserialize)]
@@ -44,19 +46,19 @@ impl Default for StoreConfig {
 
 impl StoreConfig {
     /// The store to open: `url` if set, else `path`.
-    pub fn location(&self) -> crate::store::StoreLocation {
+    pub fn location(&self) -> StoreLocation {
         match &self.url {
-            Some(url) => crate::store::StoreLocation::Postgres(url.clone()),
-            None => crate::store::StoreLocation::Sqlite(self.path.clone()),
+            Some(url) => StoreLocation::Postgres(url.clone()),
+            None => StoreLocation::Sqlite(self.path.clone()),
         }
     }
 
     /// Applies a `--db` flag: a `postgres://` URL sets `url`, anything else
     /// is a SQLite path (and clears `url`).
     pub fn set_db(&mut self, db: &str) {
-        match crate::store::StoreLocation::parse(db) {
-            crate::store::StoreLocation::Postgres(url) => self.url = Some(url),
-            crate::store::StoreLocation::Sqlite(path) => {
+        match StoreLocation::parse(db) {
+            StoreLocation::Postgres(url) => self.url = Some(url),
+            StoreLocation::Sqlite(path) => {
                 self.path = path;
                 self.url = None;
             }
@@ -77,11 +79,74 @@ fn de_commit_delay<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 
 fn de_pg_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let url = String::deserialize(d)?;
-    match crate::store::StoreLocation::parse(&url) {
-        crate::store::StoreLocation::Postgres(u) => Ok(Some(u)),
-        crate::store::StoreLocation::Sqlite(_) => Err(serde::de::Error::custom(format!(
+    match StoreLocation::parse(&url) {
+        StoreLocation::Postgres(u) => Ok(Some(u)),
+        StoreLocation::Sqlite(_) => Err(serde::de::Error::custom(format!(
             "invalid store url {url:?}: want postgres://user@host:port/dbname \
              (for SQLite use `path`)"
         ))),
+    }
+}
+
+/// Where a store lives: a SQLite file, or a PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// An SQLite database file (created if missing).
+    Sqlite(PathBuf),
+    /// A `postgres://` (or `postgresql://`) connection URL, in the syntax
+    /// of libpq (`postgres://user:password@host:port/dbname?options`).
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// A `postgres://` or `postgresql://` URL selects PostgreSQL; anything
+    /// else is a SQLite path.
+    pub fn parse(s: &str) -> StoreLocation {
+        let lower = s.get(..13).unwrap_or(s).to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            StoreLocation::Postgres(s.to_string())
+        } else {
+            StoreLocation::Sqlite(PathBuf::from(s))
+        }
+    }
+}
+
+impl fmt::Display for StoreLocation {
+    /// The path, or the URL with its password hidden.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreLocation::Sqlite(p) => write!(f, "{}", p.display()),
+            StoreLocation::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+/// `url` with any password replaced by `***`, for logs and errors.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            redact("postgres://u:secret@db:5432/x"),
+            "postgres://u:***@db:5432/x"
+        );
+        assert_eq!(redact("postgres://u@db/x"), "postgres://u@db/x");
+        assert_eq!(redact("postgres://db/x?a=b@c"), "postgres://db/x?a=b@c");
     }
 }

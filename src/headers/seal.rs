@@ -96,6 +96,21 @@ impl Keys {
         Keys::new(keys)
     }
 
+    /// Reads the key file at `path`, if one is given (`[seal] key_file`).
+    ///
+    /// # Errors
+    /// The file cannot be read or holds no valid key; the message names it.
+    pub fn load(path: Option<&std::path::Path>) -> Result<Option<Keys>, String> {
+        let Some(path) = path else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("[seal] key_file {}: {e}", path.display()))?;
+        Keys::parse(&text)
+            .map(Some)
+            .map_err(|e| format!("[seal] key_file {}: {e}", path.display()))
+    }
+
     /// A new random key as a key file's text (from the kernel's CSPRNG).
     ///
     /// # Errors

@@ -97,7 +97,7 @@ pub fn trust_options(cfg: &Config) -> Result<ExtractOptions, String> {
     } else {
         sc.trusted_authserv_ids.clone()
     };
-    let seal_keys = cfg.seal.keys()?;
+    let seal_keys = crate::headers::seal::Keys::load(cfg.seal.key_file.as_deref())?;
     let sealed = match (&sc.sealed_authserv_ids, &seal_keys) {
         (Some(ids), _) => ids.clone(),
         (None, Some(_)) => vec![milter_id],
@@ -184,7 +184,7 @@ fn store_options(cfg: &Config) -> StoreOptions {
 /// # Errors
 /// The key file or the random bytes cannot be read.
 pub fn alert_loop_key(cfg: &Config) -> Result<crate::alerts::looptag::LoopKey, String> {
-    if let Some(keys) = cfg.seal.keys()? {
+    if let Some(keys) = crate::headers::seal::Keys::load(cfg.seal.key_file.as_deref())? {
         return crate::alerts::looptag::LoopKey::new(&keys.derive("alert-loop"));
     }
     let mut key = [0u8; 32];

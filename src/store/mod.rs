@@ -37,7 +37,6 @@ mod discard;
 mod error;
 mod filter;
 mod gateway;
-mod location;
 mod pg;
 mod reader;
 mod row;
@@ -47,10 +46,10 @@ mod sql;
 mod sqlite;
 mod writer;
 
+pub use crate::config::StoreLocation;
 pub use error::{ErrorKind, StoreError};
 pub use filter::Filter;
 pub use gateway::GatewayStatus;
-pub use location::StoreLocation;
 pub use schema::SCHEMA_VERSION;
 pub use writer::CopyInProgress;
 
@@ -166,7 +165,7 @@ impl Store {
         let path: Arc<Path> = match location {
             StoreLocation::Sqlite(path) => Arc::from(path.as_path()),
             StoreLocation::Postgres(url) => {
-                let path: Arc<Path> = Arc::from(Path::new(&pg::redact(url)));
+                let path: Arc<Path> = Arc::from(Path::new(&crate::config::redact(url)));
                 let detail = "the discarding store is SQLite only";
                 return Err(StoreError::new(ErrorKind::Open, "open", &path, detail));
             }
@@ -223,7 +222,7 @@ impl Store {
             StoreLocation::Sqlite(path) => return Store::open(path, opts),
             StoreLocation::Postgres(url) => url,
         };
-        let path: Arc<Path> = Arc::from(Path::new(&pg::redact(url)));
+        let path: Arc<Path> = Arc::from(Path::new(&crate::config::redact(url)));
         let (backend, readers) = pg::open(url, &path, &opts)?;
         Store::start(path, backend, Box::new(readers), &opts)
     }

@@ -32,21 +32,6 @@ use postgres::{Client, NoTls};
 use std::path::Path;
 use std::sync::Arc;
 
-/// `url` with any password replaced by `***`, for logs and errors.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
-}
-
 /// Runs `f` on a fresh thread outside any tokio runtime and returns its
 /// result (the `postgres` crate panics inside one).
 pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
@@ -132,7 +117,7 @@ pub(crate) fn db_err(path: &Arc<Path>, op: &'static str, e: postgres::Error) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::{redact, tls_required};
+    use super::tls_required;
 
     #[test]
     fn tls_demands_are_recognised() {
@@ -147,15 +132,5 @@ mod tests {
         assert_eq!(tls_required("postgres://db/x?sslmode=prefer"), None);
         assert_eq!(tls_required("postgres://db/x?sslmode=disable"), None);
         assert_eq!(tls_required("postgres://db/x"), None);
-    }
-
-    #[test]
-    fn redacts_passwords_only() {
-        assert_eq!(
-            redact("postgres://u:secret@db:5432/x"),
-            "postgres://u:***@db:5432/x"
-        );
-        assert_eq!(redact("postgres://u@db/x"), "postgres://u@db/x");
-        assert_eq!(redact("postgres://db/x?a=b@c"), "postgres://db/x?a=b@c");
     }
 }
