@@ -8,13 +8,11 @@
 //! (`required`) or spooled; a retried copy (same Message-ID, recipients and
 //! content) is answered 250 again, "stored as" the first copy's uid.
 
-use super::conn::Conn;
-use super::session::SessionState;
-use super::Sensor;
+use super::session::Handler;
 use crate::alerts::Summary;
-use crate::ingest::analysis;
-use crate::ingest::extract::{self, Envelope};
-use crate::model::Gateway;
+use crate::ingest::extract::Envelope;
+use crate::model::{Gateway, Record};
+use crate::store::CopyInProgress;
 use std::{
     io,
     sync::{
@@ -50,159 +48,218 @@ fn new_uid(now: SystemTime) -> String {
     )
 }
 
-/// Handles the DATA command and the message that follows.
-pub async fn receive<S: AsyncRead + AsyncWrite + Unpin>(
-    conn: &mut Conn<S>,
-    st: &mut SessionState,
-    sensor: &Sensor,
-) -> io::Result<()> {
-    let Some(mut tx) = st.tx.take() else {
-        return conn.reply("503 5.5.1 Need MAIL and RCPT before DATA").await;
-    };
-    if tx.rcpt_to.is_empty() {
-        return conn.reply("554 5.5.1 No valid recipients").await;
-    }
-    conn.reply("354 End data with <CR><LF>.<CR><LF>").await?;
-    conn.flush().await?;
-    let timeout = Duration::from_secs(sensor.config.data_timeout_secs);
-    let data = match conn
-        .read_data(
-            sensor.config.max_message_size,
-            &sensor.spool,
-            tx.spool.take(),
-            timeout,
-            sensor.config.min_data_rate,
-        )
-        .await
-    {
-        Ok(d) => d,
-        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-            conn.reply("421 4.4.2 Data timeout, closing connection")
-                .await?;
-            conn.flush().await?;
-            return Err(e);
-        }
-        Err(e) => return Err(e),
-    };
-    if data.oversize {
-        return conn
-            .reply("552 5.3.4 Message size exceeds fixed maximum message size")
-            .await;
-    }
-    if data.spool_full {
-        warn!(gateway = %st.peer, "spool full, copy deferred with 452");
-        return conn
-            .reply("452 4.3.1 Insufficient system storage, try again later")
-            .await;
-    }
-    let started = Instant::now();
-    let received_at = SystemTime::now();
-    let uid = new_uid(received_at);
-    let env = Envelope {
-        uid: uid.clone(),
-        received_at,
-        gateway: Gateway {
-            ip: st.peer.ip().to_canonical().to_string(),
-            port: st.peer.port(),
-            helo: st.helo.clone().unwrap_or_default(),
-            tls: st.tls.is_some(),
-            tls_version: st.tls.as_ref().map(|t| t.version.clone()),
-            tls_cipher: st.tls.as_ref().map(|t| t.cipher.clone()),
-        },
-        mailfrom: tx.mail_from,
-        rcptto: tx.rcpt_to,
-    };
-    // Tags of our own alert mail, if this copy is one (verified below).
-    let loop_tags = sensor
-        .alerts
-        .as_ref()
-        .map(|_| crate::alerts::looptag::find(&data.bytes))
-        .unwrap_or_default();
-    let opts = sensor.extract_options(st.peer.ip());
-    let analysis_cfg = Arc::clone(&sensor.analysis);
-    let history = sensor.store.clone();
-    let size = data.bytes.len();
-    // The spool permit stays in `data` until the work is done. The analysis
-    // reads the store's history (a short indexed query).
-    let inline = size <= INLINE_PARSE_MAX && history.reads_are_local();
-    let work = move || {
-        let mut record = extract::extract(&data.bytes, env, &opts);
-        analysis::apply(&mut record, &analysis_cfg, &history);
-        record
-    };
-    let record = if inline {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
-            .map_err(|_| "panicked".to_string())
-    } else {
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| e.to_string())
-    };
-    let record = match record {
-        Ok(r) => r,
-        Err(e) => {
+/// A copy read off the wire, with what the rest of DATA needs.
+struct Received {
+    data: super::conn::Data,
+    env: Envelope,
+    copy: CopyInProgress,
+    started: Instant,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Handler<'_, S> {
+    /// DATA: read the copy, ingest it, store it, reply (see the module
+    /// documentation).
+    pub(super) async fn data(&mut self) -> io::Result<()> {
+        let Some(copy) = self.read_copy().await? else {
+            return Ok(());
+        };
+        let uid = copy.env.uid.clone();
+        let size = copy.data.bytes.len();
+        let (started, in_progress) = (copy.started, copy.copy);
+        // Tags of our own alert mail, if this copy is one (verified later).
+        let loop_tags = self
+            .sensor
+            .alerts
+            .as_ref()
+            .map(|_| crate::alerts::looptag::find(&copy.data.bytes))
+            .unwrap_or_default();
+        let Some(record) = self.ingest(copy.data, copy.env).await else {
             metrics::counter!(crate::metrics::SENSOR_PARSE_ERRORS).increment(1);
-            warn!(%uid, gateway = %st.peer, error = %e, "metadata extraction failed");
-            return conn
+            warn!(%uid, gateway = %self.st.peer, "metadata extraction failed");
+            return self
+                .conn
                 .reply("451 4.3.0 Internal error, try again later")
                 .await;
+        };
+        let reply = self
+            .store(record, in_progress, &loop_tags, size, started)
+            .await;
+        self.conn.reply(&reply).await
+    }
+
+    /// `354`, then the copy itself; `None` when DATA was answered already
+    /// (no transaction, no recipient, too big, spool full).
+    async fn read_copy(&mut self) -> io::Result<Option<Received>> {
+        let Some(mut tx) = self.st.tx.take() else {
+            self.conn
+                .reply("503 5.5.1 Need MAIL and RCPT before DATA")
+                .await?;
+            return Ok(None);
+        };
+        if tx.rcpt_to.is_empty() {
+            self.conn.reply("554 5.5.1 No valid recipients").await?;
+            return Ok(None);
         }
-    };
-    // The log line's fields, built only when it is written.
-    let summary = tracing::enabled!(Level::INFO).then(|| {
-        (
-            record
+        self.conn
+            .reply("354 End data with <CR><LF>.<CR><LF>")
+            .await?;
+        self.conn.flush().await?;
+        let cfg = &self.sensor.config;
+        let timeout = Duration::from_secs(cfg.data_timeout_secs);
+        let read = self.conn.read_data(
+            cfg.max_message_size,
+            &self.sensor.spool,
+            tx.spool.take(),
+            timeout,
+            cfg.min_data_rate,
+        );
+        let data = match read.await {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                self.conn
+                    .reply("421 4.4.2 Data timeout, closing connection")
+                    .await?;
+                self.conn.flush().await?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        if data.oversize {
+            self.conn
+                .reply("552 5.3.4 Message size exceeds fixed maximum message size")
+                .await?;
+            return Ok(None);
+        }
+        if data.spool_full {
+            warn!(gateway = %self.st.peer, "spool full, copy deferred with 452");
+            self.conn
+                .reply("452 4.3.1 Insufficient system storage, try again later")
+                .await?;
+            return Ok(None);
+        }
+        let env = self.envelope(tx.mail_from, tx.rcpt_to);
+        Ok(Some(Received {
+            data,
+            env,
+            copy: tx.copy,
+            started: Instant::now(),
+        }))
+    }
+
+    /// The copy's SMTP facts, as the record keeps them.
+    fn envelope(&self, mailfrom: String, rcptto: Vec<String>) -> Envelope {
+        let st = &self.st;
+        let received_at = SystemTime::now();
+        Envelope {
+            uid: new_uid(received_at),
+            received_at,
+            gateway: Gateway {
+                ip: st.peer.ip().to_canonical().to_string(),
+                port: st.peer.port(),
+                helo: st.helo.clone().unwrap_or_default(),
+                tls: st.tls.is_some(),
+                tls_version: st.tls.as_ref().map(|t| t.version.clone()),
+                tls_cipher: st.tls.as_ref().map(|t| t.cipher.clone()),
+            },
+            mailfrom,
+            rcptto,
+        }
+    }
+
+    /// The pure pipeline ([`crate::ingest::ingest`]) on this worker for a
+    /// small copy with a local store, else on the blocking pool; `None` if
+    /// it panicked.
+    async fn ingest(&self, data: super::conn::Data, env: Envelope) -> Option<Record> {
+        let opts = self.sensor.extract_options(self.st.peer.ip());
+        let cfg = Arc::clone(&self.sensor.analysis);
+        let history = self.sensor.store.clone();
+        // The spool permit stays in `data` until the work is done.
+        let inline = data.bytes.len() <= INLINE_PARSE_MAX && history.reads_are_local();
+        let work = move || crate::ingest::ingest(&data.bytes, env, &opts, &cfg, &history);
+        if inline {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).ok()
+        } else {
+            tokio::task::spawn_blocking(work).await.ok()
+        }
+    }
+
+    /// Commits the record (and exports it), then the reply: 250 only once
+    /// it is durable, 451 otherwise. Alerts are queued after the commit.
+    async fn store(
+        &self,
+        record: Record,
+        copy: CopyInProgress,
+        loop_tags: &[String],
+        size: usize,
+        started: Instant,
+    ) -> String {
+        let sensor = self.sensor;
+        let peer = self.st.peer;
+        let uid = record.uid.clone();
+        let line = tracing::enabled!(Level::INFO).then(|| LogLine::of(&record));
+        // Only a flagged record costs a summary; it is queued after the commit.
+        let alert = sensor
+            .alerts
+            .as_ref()
+            .filter(|a| a.wants(&record) && !a.is_own_alert(loop_tags, &record))
+            .map(|a| (a, Summary::of(&record, 0)));
+        let counted = crate::metrics::sensor_labels(&record);
+        // The event is the stored record, id included (kept only if exporting).
+        let event = sensor.exporter.as_ref().map(|_| record.clone());
+        let insert_started = Instant::now();
+        let stored = match sensor.store.insert_in_progress(record, copy).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                metrics::counter!(crate::metrics::STORE_ERRORS).increment(1);
+                warn!(%uid, gateway = %peer, error = %e, "store failed, copy refused with 451");
+                return "451 4.3.0 Storage unavailable, try again later".into();
+            }
+        };
+        let id = stored.id;
+        crate::metrics::stored(&counted, size, insert_started.elapsed());
+        if let (Some(ex), Some(mut event)) = (&sensor.exporter, event) {
+            event.id = Some(id);
+            if let Err(e) = ex.export(&event).await {
+                warn!(%uid, id, gateway = %peer, error = %e, "export failed, copy refused with 451 (stored; the retry is idempotent)");
+                return "451 4.3.0 Event export unavailable, try again later".into();
+            }
+        }
+        if let Some((alerts, summary)) = alert {
+            alerts.notify(Summary { id, ..summary });
+        }
+        if let Some(l) = line {
+            info!(%uid, id, gateway = %peer, size, rcpts = l.rcpts, auth_source = %l.source, spf = %l.spf, original_mailfrom = %l.sender, verdict = l.verdict, score = l.score, elapsed_us = started.elapsed().as_micros() as u64, "copy stored");
+        }
+        if stored.duplicate {
+            info!(%uid, id, stored_as = %stored.uid, gateway = %peer, "retried copy, already stored");
+        }
+        format!("250 2.0.0 Ok: stored as {}", stored.uid)
+    }
+}
+
+/// The "copy stored" log line's fields, built only when it is written.
+struct LogLine {
+    spf: String,
+    source: &'static str,
+    sender: String,
+    verdict: &'static str,
+    score: u8,
+    rcpts: usize,
+}
+
+impl LogLine {
+    fn of(r: &Record) -> LogLine {
+        LogLine {
+            spf: r
                 .auth
                 .spf
                 .as_ref()
                 .map_or("-".to_string(), |m| m.result.clone()),
-            record.auth.source.as_str(),
-            record.original.mailfrom.clone().unwrap_or_default(),
-            record.verdict.map_or("-", |v| v.as_str()),
-            record.score.unwrap_or_default(),
-        )
-    });
-    let rcpts = record.rcptto.len();
-    // Only a flagged record costs a summary; it is queued after the commit.
-    let alert = sensor
-        .alerts
-        .as_ref()
-        .filter(|a| a.wants(&record) && !a.is_own_alert(&loop_tags, &record))
-        .map(|a| (a, Summary::of(&record, 0)));
-    let counted = crate::metrics::sensor_labels(&record);
-    // The event is the stored record, id included (kept only if exporting).
-    let event = sensor.exporter.as_ref().map(|_| record.clone());
-    let insert_started = Instant::now();
-    match sensor.store.insert_in_progress(record, tx.copy).await {
-        Ok(stored) => {
-            let id = stored.id;
-            crate::metrics::stored(&counted, size, insert_started.elapsed());
-            if let (Some(ex), Some(mut event)) = (&sensor.exporter, event) {
-                event.id = Some(id);
-                if let Err(e) = ex.export(&event).await {
-                    warn!(%uid, id, gateway = %st.peer, error = %e, "export failed, copy refused with 451 (stored; the retry is idempotent)");
-                    return conn
-                        .reply("451 4.3.0 Event export unavailable, try again later")
-                        .await;
-                }
-            }
-            if let Some((alerts, summary)) = alert {
-                alerts.notify(Summary { id, ..summary });
-            }
-            if let Some((spf, source, sender, verdict, score)) = summary {
-                info!(%uid, id, gateway = %st.peer, size, rcpts, auth_source = %source, spf = %spf, original_mailfrom = %sender, verdict, score, elapsed_us = started.elapsed().as_micros() as u64, "copy stored");
-            }
-            if stored.duplicate {
-                info!(%uid, id, stored_as = %stored.uid, gateway = %st.peer, "retried copy, already stored");
-            }
-            conn.reply(&format!("250 2.0.0 Ok: stored as {}", stored.uid))
-                .await
-        }
-        Err(e) => {
-            metrics::counter!(crate::metrics::STORE_ERRORS).increment(1);
-            warn!(%uid, gateway = %st.peer, error = %e, "store failed, copy refused with 451");
-            conn.reply("451 4.3.0 Storage unavailable, try again later")
-                .await
+            source: r.auth.source.as_str(),
+            sender: r.original.mailfrom.clone().unwrap_or_default(),
+            verdict: r.verdict.map_or("-", |v| v.as_str()),
+            score: r.score.unwrap_or_default(),
+            rcpts: r.rcptto.len(),
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::config::{AnalysisConfig, SensorConfig};
 use crate::ingest::extract;
 use crate::store::Store;
 use conn::Conn;
-use session::{Next, SessionState, TlsInfo};
+use session::{Handler, Next, SessionState, TlsInfo};
 use std::{
     collections::HashMap,
     future::Future,
@@ -275,14 +275,18 @@ async fn connection(stream: TcpStream, peer: SocketAddr, sensor: &Arc<Sensor>) -
         return refuse(stream, "421 4.7.0 Too many connections from your address").await;
     };
     metrics::counter!(crate::metrics::SENSOR_SESSIONS).increment(1);
-    let mut st = SessionState::new(peer);
     let idle = std::time::Duration::from_secs(sensor.config.idle_timeout_secs);
-    let mut conn = Conn::new(stream).with_write_timeout(idle);
-    conn.reply(&format!("220 {} ESMTP authsense sensor", sensor.hostname))
-        .await?;
-    if let Next::Quit = session::serve(&mut conn, &mut st, sensor).await? {
+    let mut plain = Handler {
+        conn: Conn::new(stream).with_write_timeout(idle),
+        st: SessionState::new(peer),
+        sensor,
+    };
+    let greeting = format!("220 {} ESMTP authsense sensor", sensor.hostname);
+    plain.conn.reply(&greeting).await?;
+    if let Next::Quit = plain.run().await? {
         return Ok(());
     }
+    let Handler { conn, mut st, .. } = plain;
     let Some(acceptor) = sensor.tls.clone() else {
         return Ok(());
     };
@@ -298,7 +302,11 @@ async fn connection(stream: TcpStream, peer: SocketAddr, sensor: &Arc<Sensor>) -
             .negotiated_cipher_suite()
             .map_or_else(|| "unknown".into(), |c| format!("{:?}", c.suite())),
     });
-    let mut conn = Conn::new(tls).with_write_timeout(idle);
-    session::serve(&mut conn, &mut st, sensor).await?;
+    let mut secure = Handler {
+        conn: Conn::new(tls).with_write_timeout(idle),
+        st,
+        sensor,
+    };
+    secure.run().await?;
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! (421); a copy being received is finished first.
 
 use super::conn::{Conn, Line};
-use super::{data, Sensor};
+use super::Sensor;
 use crate::store::CopyInProgress;
 use smtp_proto::{Error as ProtoError, Request};
 use std::{
@@ -26,7 +26,7 @@ pub struct TlsInfo {
     pub cipher: String,
 }
 
-/// What the connection handler does after [`serve`] returns.
+/// What the connection does after [`Handler::run`] returns.
 pub enum Next {
     /// The client said QUIT (or was told to go away).
     Quit,
@@ -83,84 +83,175 @@ impl SessionState {
     }
 }
 
-/// Serves commands until QUIT, STARTTLS or an I/O error.
-pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
-    conn: &mut Conn<S>,
-    st: &mut SessionState,
-    sensor: &Sensor,
-) -> io::Result<Next> {
-    let idle = Duration::from_secs(sensor.config.idle_timeout_secs);
-    let limit = sensor.config.session_timeout_secs;
-    let end = (limit > 0).then(|| st.started + Duration::from_secs(limit));
-    loop {
-        let left = end.map_or(idle, |end| end.saturating_duration_since(Instant::now()));
-        let read = if left.is_zero() {
-            Err(io::ErrorKind::TimedOut.into())
-        } else {
-            conn.read_line(idle.min(left)).await
-        };
-        let line = match read {
-            Ok(Line::Ok(line)) => line,
-            Ok(Line::TooLong) => {
-                conn.reply("500 5.5.2 Line too long").await?;
-                continue;
+/// One gateway connection: the framed stream, the session's state and the
+/// sensor it serves (tokio-rs/mini-redis's `Handler` shape). STARTTLS ends a
+/// handler; the connection then serves a new one over the TLS stream with
+/// the same state.
+pub struct Handler<'a, S> {
+    /// The framed stream.
+    pub conn: Conn<S>,
+    /// What the session has learnt.
+    pub st: SessionState,
+    /// The sensor.
+    pub sensor: &'a Sensor,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Handler<'_, S> {
+    /// Serves commands until QUIT, STARTTLS or an I/O error.
+    pub async fn run(&mut self) -> io::Result<Next> {
+        let idle = Duration::from_secs(self.sensor.config.idle_timeout_secs);
+        let limit = self.sensor.config.session_timeout_secs;
+        let end = (limit > 0).then(|| self.st.started + Duration::from_secs(limit));
+        loop {
+            let left = end.map_or(idle, |end| end.saturating_duration_since(Instant::now()));
+            let read = if left.is_zero() {
+                Err(io::ErrorKind::TimedOut.into())
+            } else {
+                self.conn.read_line(idle.min(left)).await
+            };
+            let line = match read {
+                Ok(Line::Ok(line)) => line,
+                Ok(Line::TooLong) => {
+                    self.conn.reply("500 5.5.2 Line too long").await?;
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    let reply = if end.is_some_and(|end| Instant::now() >= end) {
+                        "421 4.4.2 Session time limit reached, closing connection"
+                    } else {
+                        "421 4.4.2 Idle timeout, closing connection"
+                    };
+                    self.conn.reply(reply).await?;
+                    self.conn.flush().await?;
+                    return Ok(Next::Quit);
+                }
+                Err(e) => return Err(e),
+            };
+            if let Some(next) = self.command(Request::parse(&mut line.iter())).await? {
+                return Ok(next);
             }
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                let reply = if end.is_some_and(|end| Instant::now() >= end) {
-                    "421 4.4.2 Session time limit reached, closing connection"
-                } else {
-                    "421 4.4.2 Idle timeout, closing connection"
-                };
-                conn.reply(reply).await?;
-                conn.flush().await?;
-                return Ok(Next::Quit);
-            }
-            Err(e) => return Err(e),
-        };
-        let request = Request::parse(&mut line.iter());
-        match request {
-            Ok(Request::Ehlo { host }) => ehlo(conn, st, sensor, &host, true).await?,
-            Ok(Request::Helo { host }) => ehlo(conn, st, sensor, &host, false).await?,
-            Ok(Request::Lhlo { .. }) => conn.reply("500 5.5.1 LHLO is for LMTP").await?,
-            Ok(Request::Mail { from }) => {
-                let reply = mail(st, sensor, &from.address, from.size);
-                conn.reply(&reply).await?
-            }
-            Ok(Request::Rcpt { to }) => {
-                let reply = rcpt(st, sensor, &to.address);
-                conn.reply(reply).await?
-            }
-            Ok(Request::Data) => data::receive(conn, st, sensor).await?,
+        }
+    }
+
+    /// Answers one command; `Some` when the session ends or upgrades.
+    async fn command(
+        &mut self,
+        request: Result<Request<std::borrow::Cow<'_, str>>, ProtoError>,
+    ) -> io::Result<Option<Next>> {
+        let reply: String = match request {
+            Ok(Request::Ehlo { host }) => return self.ehlo(&host, true).await.map(|_| None),
+            Ok(Request::Helo { host }) => return self.ehlo(&host, false).await.map(|_| None),
+            Ok(Request::Lhlo { .. }) => "500 5.5.1 LHLO is for LMTP".into(),
+            Ok(Request::Mail { from }) => self.mail(&from.address, from.size),
+            Ok(Request::Rcpt { to }) => self.rcpt(&to.address).into(),
+            Ok(Request::Data) => return self.data().await.map(|_| None),
             Ok(Request::Rset) => {
-                st.tx = None;
-                conn.reply("250 2.0.0 Ok").await?
+                self.st.tx = None;
+                "250 2.0.0 Ok".into()
             }
-            Ok(Request::Noop { .. }) => conn.reply("250 2.0.0 Ok").await?,
-            Ok(Request::Vrfy { .. }) => conn.reply("252 2.5.2 Cannot VRFY user").await?,
+            Ok(Request::Noop { .. }) => "250 2.0.0 Ok".into(),
+            Ok(Request::Vrfy { .. }) => "252 2.5.2 Cannot VRFY user".into(),
             Ok(Request::Help { .. }) => {
-                conn.reply("214 2.0.0 authsense sensor: https://www.rfc-editor.org/rfc/rfc5321")
-                    .await?
+                "214 2.0.0 authsense sensor: https://www.rfc-editor.org/rfc/rfc5321".into()
             }
             Ok(Request::Quit) => {
-                conn.reply("221 2.0.0 Bye").await?;
-                conn.flush().await?;
-                return Ok(Next::Quit);
+                self.conn.reply("221 2.0.0 Bye").await?;
+                self.conn.flush().await?;
+                return Ok(Some(Next::Quit));
             }
-            Ok(Request::StartTls) => {
-                if st.tls.is_some() {
-                    conn.reply("503 5.5.1 TLS already active").await?;
-                } else if sensor.tls.is_none() {
-                    conn.reply("502 5.5.1 STARTTLS not available").await?;
-                } else {
-                    conn.reply("220 2.0.0 Ready to start TLS").await?;
-                    conn.flush().await?;
-                    return Ok(Next::StartTls);
-                }
-            }
-            Ok(Request::Auth { .. }) => conn.reply("502 5.5.1 AUTH not supported").await?,
-            Ok(_) => conn.reply("502 5.5.1 Command not implemented").await?,
-            Err(e) => conn.reply(&syntax_reply(&e)).await?,
+            Ok(Request::StartTls) => return self.starttls().await,
+            Ok(Request::Auth { .. }) => "502 5.5.1 AUTH not supported".into(),
+            Ok(_) => "502 5.5.1 Command not implemented".into(),
+            Err(e) => syntax_reply(&e),
+        };
+        self.conn.reply(&reply).await.map(|_| None)
+    }
+
+    async fn starttls(&mut self) -> io::Result<Option<Next>> {
+        if self.st.tls.is_some() {
+            self.conn.reply("503 5.5.1 TLS already active").await?;
+        } else if self.sensor.tls.is_none() {
+            self.conn.reply("502 5.5.1 STARTTLS not available").await?;
+        } else {
+            self.conn.reply("220 2.0.0 Ready to start TLS").await?;
+            self.conn.flush().await?;
+            return Ok(Some(Next::StartTls));
         }
+        Ok(None)
+    }
+
+    async fn ehlo(&mut self, host: &str, extended: bool) -> io::Result<()> {
+        self.st.helo = Some(host.to_string());
+        self.st.tx = None;
+        let sensor = self.sensor;
+        let name = &sensor.hostname;
+        if !extended {
+            return self.conn.reply(&format!("250 {name}")).await;
+        }
+        let mut lines = vec![
+            name.to_string(),
+            "PIPELINING".into(),
+            format!("SIZE {}", sensor.config.max_message_size),
+            "8BITMIME".into(),
+            "SMTPUTF8".into(),
+            "ENHANCEDSTATUSCODES".into(),
+        ];
+        if sensor.tls.is_some() && self.st.tls.is_none() {
+            lines.push("STARTTLS".into());
+        }
+        let last = lines.len() - 1;
+        for (i, l) in lines.iter().enumerate() {
+            let sep = if i == last { ' ' } else { '-' };
+            self.conn.reply(&format!("250{sep}{l}")).await?;
+        }
+        Ok(())
+    }
+
+    fn mail(&mut self, from: &str, size: usize) -> String {
+        let (st, sensor) = (&mut self.st, self.sensor);
+        if st.helo.is_none() {
+            return "503 5.5.1 Send EHLO or HELO first".into();
+        }
+        if sensor.config.require_tls && st.tls.is_none() {
+            return "530 5.7.0 Must issue a STARTTLS command first".into();
+        }
+        if st.tx.is_some() {
+            return "503 5.5.1 Nested MAIL command".into();
+        }
+        if size > sensor.config.max_message_size {
+            return "552 5.3.4 Message size exceeds fixed maximum message size".into();
+        }
+        // A declared size is reserved now (KiB permits): if the spool cannot
+        // hold it, 452 before the client streams it (RFC 1870 §6.1), instead
+        // of after, and concurrent copies cannot each take a share and all
+        // fail.
+        let spool = if size == 0 {
+            None
+        } else {
+            let kib = u32::try_from(size.div_ceil(1024)).unwrap_or(u32::MAX);
+            match sensor.spool.clone().try_acquire_many_owned(kib) {
+                Ok(p) => Some(p),
+                Err(_) => return "452 4.3.1 Insufficient system storage, try again later".into(),
+            }
+        };
+        st.tx = Some(Transaction {
+            mail_from: from.to_string(),
+            rcpt_to: Vec::new(),
+            spool,
+            copy: sensor.store.begin_copy(),
+        });
+        "250 2.1.0 Ok".into()
+    }
+
+    fn rcpt(&mut self, to: &str) -> &'static str {
+        let Some(tx) = self.st.tx.as_mut() else {
+            return "503 5.5.1 Need MAIL before RCPT";
+        };
+        if tx.rcpt_to.len() >= self.sensor.config.max_recipients {
+            return "452 4.5.3 Too many recipients";
+        }
+        tx.rcpt_to.push(to.to_string());
+        "250 2.1.5 Ok"
     }
 }
 
@@ -179,81 +270,4 @@ fn syntax_reply(e: &ProtoError) -> String {
         }
         _ => "500 5.5.2 Syntax error".into(),
     }
-}
-
-async fn ehlo<S: AsyncRead + AsyncWrite + Unpin>(
-    conn: &mut Conn<S>,
-    st: &mut SessionState,
-    sensor: &Sensor,
-    host: &str,
-    extended: bool,
-) -> io::Result<()> {
-    st.helo = Some(host.to_string());
-    st.tx = None;
-    let name = &sensor.hostname;
-    if !extended {
-        return conn.reply(&format!("250 {name}")).await;
-    }
-    let mut lines = vec![
-        name.to_string(),
-        "PIPELINING".into(),
-        format!("SIZE {}", sensor.config.max_message_size),
-        "8BITMIME".into(),
-        "SMTPUTF8".into(),
-        "ENHANCEDSTATUSCODES".into(),
-    ];
-    if sensor.tls.is_some() && st.tls.is_none() {
-        lines.push("STARTTLS".into());
-    }
-    let last = lines.len() - 1;
-    for (i, l) in lines.iter().enumerate() {
-        let sep = if i == last { ' ' } else { '-' };
-        conn.reply(&format!("250{sep}{l}")).await?;
-    }
-    Ok(())
-}
-
-fn mail(st: &mut SessionState, sensor: &Sensor, from: &str, size: usize) -> String {
-    if st.helo.is_none() {
-        return "503 5.5.1 Send EHLO or HELO first".into();
-    }
-    if sensor.config.require_tls && st.tls.is_none() {
-        return "530 5.7.0 Must issue a STARTTLS command first".into();
-    }
-    if st.tx.is_some() {
-        return "503 5.5.1 Nested MAIL command".into();
-    }
-    if size > sensor.config.max_message_size {
-        return "552 5.3.4 Message size exceeds fixed maximum message size".into();
-    }
-    // A declared size is reserved now (KiB permits): if the spool cannot
-    // hold it, 452 before the client streams it (RFC 1870 §6.1), instead of
-    // after, and concurrent copies cannot each take a share and all fail.
-    let spool = if size == 0 {
-        None
-    } else {
-        let kib = u32::try_from(size.div_ceil(1024)).unwrap_or(u32::MAX);
-        match sensor.spool.clone().try_acquire_many_owned(kib) {
-            Ok(p) => Some(p),
-            Err(_) => return "452 4.3.1 Insufficient system storage, try again later".into(),
-        }
-    };
-    st.tx = Some(Transaction {
-        mail_from: from.to_string(),
-        rcpt_to: Vec::new(),
-        spool,
-        copy: sensor.store.begin_copy(),
-    });
-    "250 2.1.0 Ok".into()
-}
-
-fn rcpt(st: &mut SessionState, sensor: &Sensor, to: &str) -> &'static str {
-    let Some(tx) = st.tx.as_mut() else {
-        return "503 5.5.1 Need MAIL before RCPT";
-    };
-    if tx.rcpt_to.len() >= sensor.config.max_recipients {
-        return "452 4.5.3 Too many recipients";
-    }
-    tx.rcpt_to.push(to.to_string());
-    "250 2.1.5 Ok"
 }
