@@ -247,6 +247,20 @@ fn read_headers(
         .map(|(h, value)| (h.name.as_str().to_string(), fields::lossy(value)))
         .collect();
 
+    read_trust(root, &headers, &raw_values, body, opts, rec);
+    read_fields(root, &headers, rec);
+}
+
+/// The authentication results to believe, the original SMTP facts and the
+/// `Received:` path.
+fn read_trust(
+    root: &MessagePart<'_>,
+    headers: &[(String, String)],
+    raw_values: &[&[u8]],
+    body: &[u8],
+    opts: &ExtractOptions,
+    rec: &mut Record,
+) {
     let now = humantime::parse_rfc3339(&rec.ts)
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
@@ -257,12 +271,12 @@ fn read_headers(
         seal: opts.seal_keys.as_ref().map(|keys| authsel::SealCheck {
             keys,
             body,
-            raw_values: &raw_values,
+            raw_values,
             now,
             max_age: opts.seal_max_age_secs,
         }),
     };
-    let (auth, stamp) = authsel::choose(&headers, &trust);
+    let (auth, stamp) = authsel::choose(headers, &trust);
     let hops: Vec<(usize, record::Hop)> = headers
         .iter()
         .enumerate()
@@ -292,7 +306,10 @@ fn read_headers(
         rec.anomalies.truncated = true;
     }
     rec.path = hops.into_iter().take(MAX_HOPS).map(|(_, h)| h).collect();
+}
 
+/// The address and identification fields (RFC 5322 §3.6).
+fn read_fields(root: &MessagePart<'_>, headers: &[(String, String)], rec: &mut Record) {
     let first = |name: HeaderName<'static>| root.headers.iter().find(|h| h.name == name);
     let raw_value = |name: &str| {
         headers
