@@ -131,48 +131,13 @@ impl Authenticator {
                 .filter(|(name, _)| name.trim_ascii().eq_ignore_ascii_case(b"from"))
                 .map(|(_, value)| String::from_utf8_lossy(value)),
         );
-        let dkim = async {
-            if !body_verified {
-                return unverified(&msg);
-            }
-            let out = self.resolver.verify_dkim(Parameters::new(&msg)).await;
-            dkim_checks(&msg, |sig| {
-                out.iter()
-                    .find(|o| o.signature().is_some_and(|s| std::ptr::eq(s, sig)))
-                    .map_or((Outcome::PermError, Some("not verified".into())), |o| {
-                        dkim_outcome(o.result())
-                    })
-            })
-        };
+        let dkim = self.dkim(&msg, body_verified);
         // A seal or results header without its message signature is a broken
         // chain (RFC 8617 §5.2), not "no chain" as mail-auth counts it.
         let arc_present = !(msg.ams_headers.is_empty()
             && msg.as_headers.is_empty()
             && msg.aar_headers.is_empty());
-        let arc = async {
-            // Weak or invalid headers fail the chain whatever mail-auth says
-            // (RFC 8301 §3.1, RFC 6376 §3.2, RFC 8617 §4.1.2).
-            if let Some(why) = strict::arc_refusal(&msg) {
-                return ArcCheck {
-                    result: Outcome::Fail,
-                    reason: Some(why),
-                };
-            }
-            if arc_present && msg.ams_headers.is_empty() {
-                return ArcCheck {
-                    result: Outcome::Fail,
-                    reason: Some("ARC set without ARC-Message-Signature".into()),
-                };
-            }
-            let out = self.resolver.verify_arc(Parameters::new(&msg)).await;
-            let (result, reason) = match dkim_outcome(out.result()) {
-                (Outcome::Pass, r) => (Outcome::Pass, r),
-                (Outcome::None, r) => (Outcome::None, r),
-                // RFC 8617 §4.4: the chain is pass, fail or none.
-                (_, r) => (Outcome::Fail, r),
-            };
-            ArcCheck { result, reason }
-        };
+        let arc = self.arc(&msg, arc_present);
         let iprev = self.iprev(ip, budget);
         let all = async { tokio::join!(dkim, arc, iprev) };
         match tokio::time::timeout(budget, all).await {
@@ -199,6 +164,47 @@ impl Authenticator {
                 authors,
             },
         }
+    }
+
+    /// Every DKIM signature of `msg` (only read, not verified, when the
+    /// body is over the size cap).
+    async fn dkim(&self, msg: &AuthenticatedMessage<'_>, body_verified: bool) -> Vec<DkimCheck> {
+        if !body_verified {
+            return unverified(msg);
+        }
+        let out = self.resolver.verify_dkim(Parameters::new(msg)).await;
+        dkim_checks(msg, |sig| {
+            out.iter()
+                .find(|o| o.signature().is_some_and(|s| std::ptr::eq(s, sig)))
+                .map_or((Outcome::PermError, Some("not verified".into())), |o| {
+                    dkim_outcome(o.result())
+                })
+        })
+    }
+
+    /// The ARC chain of `msg`: pass, fail or none (RFC 8617 §4.4).
+    async fn arc(&self, msg: &AuthenticatedMessage<'_>, arc_present: bool) -> ArcCheck {
+        // Weak or invalid headers fail the chain whatever mail-auth says
+        // (RFC 8301 §3.1, RFC 6376 §3.2, RFC 8617 §4.1.2).
+        if let Some(why) = strict::arc_refusal(msg) {
+            return ArcCheck {
+                result: Outcome::Fail,
+                reason: Some(why),
+            };
+        }
+        if arc_present && msg.ams_headers.is_empty() {
+            return ArcCheck {
+                result: Outcome::Fail,
+                reason: Some("ARC set without ARC-Message-Signature".into()),
+            };
+        }
+        let out = self.resolver.verify_arc(Parameters::new(msg)).await;
+        let (result, reason) = match dkim_outcome(out.result()) {
+            (Outcome::Pass, r) => (Outcome::Pass, r),
+            (Outcome::None, r) => (Outcome::None, r),
+            (_, r) => (Outcome::Fail, r),
+        };
+        ArcCheck { result, reason }
     }
 
     async fn iprev(&self, ip: IpAddr, budget: Duration) -> IprevCheck {

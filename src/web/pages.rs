@@ -239,7 +239,7 @@ fn record_rows(r: &Record) -> Vec<(&'static str, &'static str, String)> {
     let a = &r.auth;
     let sealed = if a.sealed { "sealed" } else { "not sealed" };
     let source = format!("{} ({sealed})", a.source.as_str());
-    vec![
+    let mut rows = vec![
         ("message-subject", "Subject", esc_opt(r.subject.as_deref())),
         ("message-ts", "Received", esc(&r.ts)),
         ("message-uid", "Copy id", esc(&r.uid)),
@@ -282,6 +282,14 @@ fn record_rows(r: &Record) -> Vec<(&'static str, &'static str, String)> {
                     .map(|x| esc(&format!("{} (+{}): {}", x.rule, x.points, x.detail))),
             ),
         ),
+    ];
+    rows.extend(content_rows(r));
+    rows
+}
+
+/// The rows for what the copy carried: its path, attachments, URLs, size.
+fn content_rows(r: &Record) -> Vec<(&'static str, &'static str, String)> {
+    vec![
         (
             "message-path",
             "Received path",
