@@ -383,3 +383,10 @@ impl fmt::Debug for Store {
             .finish()
     }
 }
+
+/// The analysis asks the store what it has seen (`first-seen-domain`).
+impl crate::ingest::analysis::History for Store {
+    fn seen_sender_domain(&self, domain: &str) -> Result<bool, String> {
+        Store::seen_sender_domain(self, domain).map_err(|e| e.to_string())
+    }
+}

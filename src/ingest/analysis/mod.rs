@@ -51,12 +51,6 @@ pub trait History {
     fn seen_sender_domain(&self, domain: &str) -> Result<bool, String>;
 }
 
-impl History for crate::store::Store {
-    fn seen_sender_domain(&self, domain: &str) -> Result<bool, String> {
-        crate::store::Store::seen_sender_domain(self, domain).map_err(|e| e.to_string())
-    }
-}
-
 /// A history that has seen every domain (no `first-seen-domain`), for
 /// analysing a message outside a store.
 #[derive(Debug, Clone, Copy, Default)]
