@@ -1,6 +1,7 @@
 //! `authsense postfix-config`: prints the main.cf and master.cf lines that
 //! make a Postfix perimeter play the vendor's dual-delivery guide
-//! (shared/reference/proofpoint-dual-delivery-guide.txt): the milter that
+//! (the Proofpoint dual-delivery guide for Agari sensors; each step it names
+//! is quoted in the comments printed): the milter that
 //! evaluates SPF and stamps X-Agari-Authentication-Results, and a copy of
 //! every message to one or more sensors with the original envelope
 //! recipients and a black-hole return path. postfix-test/lab builds its
