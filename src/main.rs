@@ -4,19 +4,13 @@
 use authsense::cli::{self, Cli, Command};
 use clap::Parser;
 use std::{
-    io::{self, IsTerminal, Write},
+    io::{self, Write},
     process::ExitCode,
 };
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(|| LogWriter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    cli::logging::init(&cli);
     // The milter alone runs on one thread: its work per message is small,
     // and waking workers across cores cost more than the work itself
     // (context switches taken straight from the MTA; see BENCHMARKS.md).
@@ -67,23 +61,5 @@ fn main() -> ExitCode {
             let _ = writeln!(io::stderr(), "authsense: {e}");
             ExitCode::from(2)
         }
-    }
-}
-
-/// Standard error for log lines, ignoring write errors: a closed or full
-/// stderr (the supervisor's pipe gone) must not stop a daemon that is
-/// storing mail. `tracing-subscriber` reports a failed write with
-/// `eprintln!`, which panics on a closed pipe, so the error never reaches it.
-struct LogWriter;
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let _ = io::stderr().write_all(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        let _ = io::stderr().flush();
-        Ok(())
     }
 }

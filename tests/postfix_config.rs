@@ -247,7 +247,7 @@ fn postfix_accepts_the_output() {
         );
         assert_eq!(
             lookup(conf, "authsense_transport", "sensor-copy.invalid"),
-            "authsense_copy:[127.0.0.1]:10026"
+            "authsense_copy:[127.0.0.1]:10040"
         );
         if *name == "ordered" {
             assert_eq!(lookup(conf, "recipient_bcc_maps", "x@corp.example"), "");

@@ -40,6 +40,13 @@ pub struct ExportArgs {
     db: Option<String>,
 }
 
+impl ExportArgs {
+    /// `--config`, if given.
+    pub fn config_path(&self) -> Option<&std::path::Path> {
+        self.config.as_deref()
+    }
+}
+
 /// `authsense export`.
 pub async fn export(args: ExportArgs) -> Result<(), String> {
     let mut cfg = load(args.config.as_deref())?;

@@ -2,6 +2,7 @@
 //! override the TOML configuration file.
 
 mod export;
+pub mod logging;
 mod milter;
 mod postfix_config;
 mod sensor;
@@ -26,23 +27,41 @@ use std::{net::IpAddr, net::SocketAddr, path::PathBuf, sync::Arc};
 /// X-Agari-Authentication-Results (milter for Postfix and Sendmail), and a
 /// sensor that turns a copy of every inbound message into metadata.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None, propagate_version = true)]
+#[command(version = version(), about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as text or JSON (one object per line) [default: [process]
+    /// log_format, else text; no timestamps under systemd's journal].
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<crate::config::LogFormat>,
+}
+
+/// `authsense --version`: the version, the commit it was built from and the
+/// store schema version it writes.
+pub fn version() -> &'static str {
+    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        format!(
+            "{} (commit {}, store schema {})",
+            env!("CARGO_PKG_VERSION"),
+            env!("AUTHSENSE_COMMIT"),
+            crate::store::SCHEMA_VERSION
+        )
+    })
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run milter and sensor together on the embedded defaults (milter on
-    /// inet:127.0.0.1:8891, sensor SMTP on 127.0.0.1:2526, store ./authsense.db).
+    /// inet:127.0.0.1:8897, sensor SMTP on 127.0.0.1:2526, store ./authsense.db).
     Run(RunArgs),
     /// Serve the milter protocol to Postfix/Sendmail: evaluate SPF, delete
     /// forged authentication headers, stamp X-Agari-Authentication-Results.
     ///
-    /// Postfix: smtpd_milters = inet:127.0.0.1:8891 (and milter_default_action = accept
+    /// Postfix: smtpd_milters = inet:127.0.0.1:8897 (and milter_default_action = accept
     /// if mail must flow while authsense is down).
     Milter(MilterArgs),
     /// Receive dual-delivered copies over SMTP and store their metadata.
@@ -129,7 +148,8 @@ fn default_seal_key(cfg: &mut Config) -> Result<(), String> {
 /// Options shared by every command.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
-    /// TOML configuration file (see examples/authsense.toml); flags override it.
+    /// TOML configuration file (see examples/authsense.toml); flags override
+    /// it [default: /etc/authsense/authsense.toml if it exists].
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// authserv-id to stamp and to recognise forged headers by (default: this host's name).
@@ -154,7 +174,7 @@ pub struct CommonArgs {
 pub struct MilterArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// Socket: inet:HOST:PORT, inet:PORT@HOST or unix:/path [default: inet:127.0.0.1:8891].
+    /// Socket: inet:HOST:PORT, inet:PORT@HOST or unix:/path [default: inet:127.0.0.1:8897].
     #[arg(short, long, value_name = "SOCKET")]
     listen: Option<SocketSpec>,
 }
@@ -176,7 +196,7 @@ pub struct SensorOpts {
     /// Offer STARTTLS with a self-signed certificate generated at start.
     #[arg(long)]
     self_signed: bool,
-    /// Web UI, JSON API and /metrics address [default: 127.0.0.1:8025].
+    /// Web UI, JSON API and /metrics address [default: 127.0.0.1:8426].
     #[arg(long, value_name = "ADDR")]
     web: Option<SocketAddr>,
     /// Publish every stored record to NATS JetStream at this URL (turns
@@ -204,7 +224,7 @@ pub struct RunArgs {
     common: CommonArgs,
     #[command(flatten)]
     sensor: SensorOpts,
-    /// Milter socket [default: inet:127.0.0.1:8891].
+    /// Milter socket [default: inet:127.0.0.1:8897].
     #[arg(long, value_name = "SOCKET")]
     milter_listen: Option<SocketSpec>,
     /// Sensor SMTP address [default: 127.0.0.1:2526].
@@ -344,9 +364,17 @@ fn open_existing_store(cfg: &mut Config, db: Option<&str>) -> Result<crate::stor
         .map_err(|e| e.to_string())
 }
 
+/// The configuration file read when `--config` is not given, if it exists
+/// (what the Debian package installs).
+pub const DEFAULT_CONFIG: &str = "/etc/authsense/authsense.toml";
+
+/// Loads `--config FILE`, else [`DEFAULT_CONFIG`] when it exists, else the
+/// embedded defaults.
 fn load(path: Option<&std::path::Path>) -> Result<Config, String> {
+    let default = std::path::Path::new(DEFAULT_CONFIG);
     match path {
         Some(path) => Config::load(path).map_err(|e| e.to_string()),
+        None if default.exists() => Config::load(default).map_err(|e| e.to_string()),
         None => Ok(Config::default()),
     }
 }

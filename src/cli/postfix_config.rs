@@ -63,7 +63,7 @@ pub struct PostfixConfigArgs {
     #[arg(long)]
     pub tls: bool,
     /// Address of the second smtpd that re-queues the copies.
-    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:10026")]
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:10040")]
     pub copy_listen: String,
     /// Greeting name of that smtpd (must differ from myhostname).
     #[arg(long, value_name = "NAME", default_value = "authsense-copy.invalid")]

@@ -11,6 +11,7 @@ use std::{fmt, net::SocketAddr, path::Path, str::FromStr, time::Duration};
 mod alerts;
 mod analysis;
 mod export;
+mod process;
 mod seal;
 pub mod sensor;
 mod socket;
@@ -20,6 +21,7 @@ mod web;
 pub use alerts::{AlertsConfig, Budgets, Threshold};
 pub use analysis::{Alignment, AnalysisConfig};
 pub use export::ExportConfig;
+pub use process::{LogFormat, ProcessConfig};
 pub use seal::SealConfig;
 pub use sensor::{JournalSource, SensorConfig};
 pub use socket::SocketSpec;
@@ -48,6 +50,8 @@ pub struct Config {
     pub export: ExportConfig,
     /// `[seal]`: the key milter and sensor share to seal stamps.
     pub seal: SealConfig,
+    /// `[process]`: the account to run as, the log format.
+    pub process: ProcessConfig,
 }
 
 /// Where the milter sits in the mail flow.
@@ -283,7 +287,7 @@ mod tests {
     #[test]
     fn defaults_when_empty() {
         let c = Config::parse("").unwrap();
-        assert_eq!(c.milter.listen.to_string(), "inet:127.0.0.1:8891");
+        assert_eq!(c.milter.listen.to_string(), "inet:127.0.0.1:8897");
         assert_eq!(c.milter.mode, Mode::Perimeter);
         assert_eq!(c.milter.on_error, OnError::Accept);
         assert!(c.dns.nameservers.is_empty());

@@ -21,7 +21,7 @@ pub enum SocketSpec {
 
 impl Default for SocketSpec {
     fn default() -> Self {
-        SocketSpec::Inet(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8891))
+        SocketSpec::Inet(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8897))
     }
 }
 

@@ -30,7 +30,7 @@ pub struct WebConfig {
 impl Default for WebConfig {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8025)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8426)),
             enabled: true,
             token: None,
             allowed_hosts: Vec::new(),

@@ -6,7 +6,7 @@
 //! allowed host (`[web] allowed_hosts`, `host.rs`: DNS rebinding). With
 //! `[web] token` set, every request — `/metrics` included — must carry
 //! `Authorization: Bearer <token>` (compared in constant time); without it,
-//! bind the server to loopback (the default `127.0.0.1:8025`) or put it
+//! bind the server to loopback (the default `127.0.0.1:8426`) or put it
 //! behind a proxy.
 
 mod api;
