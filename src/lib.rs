@@ -19,6 +19,7 @@ pub mod loglimit;
 pub mod metrics;
 pub mod milter;
 pub mod model;
+pub mod process;
 pub mod sensor;
 pub mod status;
 pub mod store;

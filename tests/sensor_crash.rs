@@ -66,6 +66,8 @@ async fn start(db: &Path, port: u16) -> Child {
             db.to_str().unwrap(),
             "--listen",
             &format!("127.0.0.1:{port}"),
+            "--web",
+            "127.0.0.1:0",
         ])
         .args(["--trusted-authserv-id", "mx.example.com"])
         .env("NO_COLOR", "1")

@@ -81,7 +81,7 @@ fuzz_target!(|data: &[u8]| {
     let mut want_headers = Vec::new();
     for (name, value) in &fields {
         forgeries.observe(name, value, OUR_ID);
-        capture.header(name, value);
+        capture.header(name, value.as_bytes());
         if name.eq_ignore_ascii_case(X_AGARI) {
             xa_seen += 1;
         } else if name.eq_ignore_ascii_case(AUTH_RESULTS) {

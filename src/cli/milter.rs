@@ -11,11 +11,11 @@ pub async fn milter(args: MilterArgs) -> Result<(), String> {
         cfg.milter.listen = l;
     }
     let spec = cfg.milter.listen.clone();
-    let listener = MilterListener::bind(&spec, cfg.milter.socket_mode)
-        .await
-        .map_err(|e| format!("cannot listen on {spec}: {e}"))?;
+    let listener = bind_milter(&cfg).await?;
+    crate::process::drop_privileges(&cfg.process)?;
     let shared = args.common.shared(&cfg)?;
-    info!(listen = %spec, authserv_id = %shared.authserv_id, mode = ?shared.config.mode, "authsense milter started");
+    info!(listen = %spec, authserv_id = %shared.authserv_id, mode = ?shared.config.mode, user = %crate::process::current_user(), "authsense milter started");
+    crate::process::notify_ready();
     milter::run(listener, shared, shutdown_signal())
         .await
         .map_err(|e| format!("milter stopped: {e}"))?;
@@ -24,6 +24,31 @@ pub async fn milter(args: MilterArgs) -> Result<(), String> {
     }
     info!("authsense milter stopped");
     Ok(())
+}
+
+/// Binds the milter's socket: a unix socket gets `socket_mode`, the
+/// `[process] user` as owner and `socket_group` (else the user's group) so
+/// that both we (after dropping root) and the MTA can use it.
+///
+/// # Errors
+/// An unknown user or group, or the socket cannot be bound (or is in use).
+pub(super) async fn bind_milter(cfg: &crate::config::Config) -> Result<MilterListener, String> {
+    let spec = &cfg.milter.listen;
+    let owner = crate::process::target(&cfg.process)?;
+    let group = match &cfg.milter.socket_group {
+        Some(g) => {
+            Some(crate::process::group_id(g).map_err(|e| format!("[milter] socket_group: {e}"))?)
+        }
+        None => owner.map(|(_, gid)| gid),
+    };
+    MilterListener::bind_owned(
+        spec,
+        cfg.milter.socket_mode,
+        owner.map(|(uid, _)| uid),
+        group,
+    )
+    .await
+    .map_err(|e| format!("cannot listen on {spec}: {e}"))
 }
 
 /// `authsense check`: prints what the milter would stamp. With `--message`

@@ -357,11 +357,7 @@ fn open_existing_store(cfg: &mut Config, db: Option<&str>) -> Result<crate::stor
     if let Some(db) = db {
         cfg.store.set_db(db);
     }
-    if cfg.store.url.is_none() && !cfg.store.path.exists() {
-        return Err(format!("no database at {}", cfg.store.path.display()));
-    }
-    crate::store::Store::open_location(&cfg.store.location(), Default::default())
-        .map_err(|e| e.to_string())
+    crate::store::Store::open_read_only(&cfg.store.location()).map_err(|e| e.to_string())
 }
 
 /// The configuration file read when `--config` is not given, if it exists

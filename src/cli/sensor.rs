@@ -3,7 +3,7 @@
 
 use super::{load, shutdown_signal, MessagesArgs, RunArgs, SensorArgs, SensorOpts};
 use crate::config::Config;
-use crate::milter::{self as m, listen::MilterListener};
+use crate::milter as m;
 use crate::sensor::{self, setup};
 use crate::store::Filter;
 use crate::web::search::Search;
@@ -32,15 +32,33 @@ impl SensorOpts {
     }
 }
 
-/// Binds and runs the sensor until `stop` flips.
+/// The sensor's sockets, bound before anything is created and before root
+/// privileges are dropped.
+struct SensorSockets {
+    smtp: tokio::net::TcpListener,
+    web: Option<tokio::net::TcpListener>,
+}
+
+/// Binds the SMTP and web sockets; either failing stops the start-up.
+async fn bind_sensor(cfg: &Config) -> Result<SensorSockets, String> {
+    let addr = cfg.sensor.listen;
+    let smtp = sensor::listen(addr, cfg.sensor.max_sessions)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let web = crate::web::bind(&cfg.web).await?;
+    Ok(SensorSockets { smtp, web })
+}
+
+/// Runs the sensor on its bound sockets until `stop` flips.
 async fn serve_sensor(
     cfg: &Config,
+    sockets: SensorSockets,
     mut stop: watch::Receiver<bool>,
     milter: bool,
 ) -> Result<(), String> {
     let built = setup::build(cfg)?;
     let web = crate::web::spawn(
         &cfg.web,
+        sockets.web,
         built.sensor.store.clone(),
         milter,
         built.sensor.exporter.clone(),
@@ -48,8 +66,7 @@ async fn serve_sensor(
     )
     .await;
     let addr = cfg.sensor.listen;
-    let listener = sensor::listen(addr, cfg.sensor.max_sessions)
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener = sockets.smtp;
     let s = built.sensor.clone();
     info!(listen = %addr, db = %cfg.store.location(), trusted_authserv_ids = ?s.extract.trusted_authserv_ids, tls = s.tls.is_some(), alerts = s.alerts.is_some(), export = s.exporter.is_some(), "authsense sensor started");
     if cfg.alerts.relay.is_some() == cfg.alerts.to.is_empty() {
@@ -58,6 +75,7 @@ async fn serve_sensor(
     if let Some(pem) = &built.self_signed_pem {
         info!("self-signed certificate:\n{pem}");
     }
+    crate::process::notify_ready();
     let web_stop = stop.clone();
     // The accept loop runs as a task on the runtime's workers, not on this
     // (the main) thread: a session spawned there starts on the worker that
@@ -96,19 +114,22 @@ pub async fn sensor(args: SensorArgs) -> Result<(), String> {
     if let Some(l) = args.listen {
         cfg.sensor.listen = l;
     }
+    crate::process::target(&cfg.process)?;
+    setup::trust_options(&cfg)?;
+    let sockets = bind_sensor(&cfg).await?;
+    crate::process::drop_privileges(&cfg.process)?;
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = tx.send(true);
     });
-    serve_sensor(&cfg, rx, false).await
+    serve_sensor(&cfg, sockets, rx, false).await
 }
 
 /// `authsense run`: milter and sensor in one process.
 pub async fn run(args: RunArgs) -> Result<(), String> {
     let mut cfg = args.common.config()?;
     args.sensor.apply(&mut cfg);
-    super::default_seal_key(&mut cfg)?;
     // Before the resolver is built: hickory registers its counters then.
     crate::metrics::install();
     if let Some(l) = args.milter_listen {
@@ -117,10 +138,13 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     if let Some(l) = args.sensor_listen {
         cfg.sensor.listen = l;
     }
+    crate::process::target(&cfg.process)?;
     let spec = cfg.milter.listen.clone();
-    let listener = MilterListener::bind(&spec, cfg.milter.socket_mode)
-        .await
-        .map_err(|e| format!("cannot listen on {spec}: {e}"))?;
+    let listener = super::milter::bind_milter(&cfg).await?;
+    let sockets = bind_sensor(&cfg).await?;
+    crate::process::drop_privileges(&cfg.process)?;
+    super::default_seal_key(&mut cfg)?;
+    setup::trust_options(&cfg)?;
     let shared = args.common.shared(&cfg)?;
     info!(listen = %spec, authserv_id = %shared.authserv_id, "authsense milter started");
     let (tx, rx) = watch::channel(false);
@@ -128,7 +152,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let milter = tokio::spawn(m::run(listener, shared, async move {
         let _ = milter_stop.wait_for(|v| *v).await;
     }));
-    let sensor = serve_sensor(&cfg, rx, true);
+    let sensor = serve_sensor(&cfg, sockets, rx, true);
     tokio::pin!(sensor);
     let result = tokio::select! {
         r = &mut sensor => r,
@@ -192,12 +216,15 @@ fn print_records(records: &[crate::model::Record], json: bool) -> std::io::Resul
             serde_json::to_writer(&mut out, r)?;
             writeln!(out)?;
         } else {
+            let score = r.score.map_or("-".to_string(), |s| s.to_string());
             writeln!(
                 out,
-                "{:>6} {} {:<15} spf={:<9} src={:<22} from={} subject={}",
+                "{:>6} {} {:<15} {:<10} {:>2} spf={:<9} src={:<22} from={} subject={}",
                 r.id.unwrap_or_default(),
                 r.ts,
                 r.gateway.ip,
+                r.verdict.map_or("-", |v| v.as_str()),
+                score,
                 r.auth.spf.as_ref().map_or("-", |m| m.result.as_str()),
                 r.auth.source.as_str(),
                 r.original.mailfrom.as_deref().unwrap_or("-"),

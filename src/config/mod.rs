@@ -84,6 +84,9 @@ pub struct MilterConfig {
     /// Mode of a unix socket, octal string such as `"0660"`.
     #[serde(deserialize_with = "de_mode")]
     pub socket_mode: u32,
+    /// Group of a unix socket, e.g. `"postfix"` so that Postfix's smtpd can
+    /// connect (default: the process's group).
+    pub socket_group: Option<String>,
     /// authserv-id written into the stamp and used to recognise forgeries.
     /// Default: this machine's host name.
     pub authserv_id: Option<String>,
@@ -121,6 +124,7 @@ impl Default for MilterConfig {
         Self {
             listen: SocketSpec::default(),
             socket_mode: 0o660,
+            socket_group: None,
             authserv_id: None,
             mode: Mode::Perimeter,
             trusted_networks: Vec::new(),

@@ -28,27 +28,54 @@ pub enum MilterListener {
 }
 
 impl MilterListener {
-    /// Binds `spec`. A stale unix socket file is removed first and the new one
-    /// gets `mode`.
+    /// Binds `spec`. A unix socket gets `mode`; see [`Self::bind_owned`].
     pub async fn bind(spec: &SocketSpec, mode: u32) -> io::Result<Self> {
-        match spec {
-            SocketSpec::Inet(addr) => Ok(MilterListener::Tcp(TcpListener::bind(addr).await?)),
-            SocketSpec::Unix(path) => {
-                if let Ok(meta) = std::fs::symlink_metadata(path) {
-                    use std::os::unix::fs::FileTypeExt;
-                    if !meta.file_type().is_socket() {
-                        return Err(io::Error::new(
-                            io::ErrorKind::AlreadyExists,
-                            format!("{} exists and is not a socket", path.display()),
-                        ));
-                    }
-                    std::fs::remove_file(path)?;
-                }
-                let l = UnixListener::bind(path)?;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-                Ok(MilterListener::Unix(l))
+        Self::bind_owned(spec, mode, None, None).await
+    }
+
+    /// Binds `spec`; a unix socket gets `mode`, and the owner `uid` and group
+    /// `gid` when given (the account the process will drop to, the group
+    /// Postfix is in). A stale socket file is removed first; a socket some
+    /// live process still answers on is refused, as OpenDKIM does — taking
+    /// it over would leave that process unreachable, and its exit would
+    /// delete our socket.
+    pub async fn bind_owned(
+        spec: &SocketSpec,
+        mode: u32,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> io::Result<Self> {
+        let path = match spec {
+            SocketSpec::Inet(addr) => {
+                return Ok(MilterListener::Tcp(TcpListener::bind(addr).await?))
             }
+            SocketSpec::Unix(path) => path,
+        };
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            use std::os::unix::fs::FileTypeExt;
+            if !meta.file_type().is_socket() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} exists and is not a socket", path.display()),
+                ));
+            }
+            if UnixStream::connect(path).await.is_ok() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!(
+                        "{} is in use: another milter answers on it (stop it first)",
+                        path.display()
+                    ),
+                ));
+            }
+            std::fs::remove_file(path)?;
         }
+        let l = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        if uid.is_some() || gid.is_some() {
+            std::os::unix::fs::chown(path, uid, gid)?;
+        }
+        Ok(MilterListener::Unix(l))
     }
 
     /// The bound TCP address, if any (useful with port 0).

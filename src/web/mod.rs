@@ -77,6 +77,23 @@ pub async fn serve(
         .await
 }
 
+/// Binds the web listener when `[web] enabled`: a port that cannot be
+/// bound stops the start-up, as the SMTP and milter ones do.
+///
+/// # Errors
+/// The address cannot be bound; the message names it.
+pub async fn bind(cfg: &crate::config::WebConfig) -> Result<Option<TcpListener>, String> {
+    if !cfg.enabled {
+        return Ok(None);
+    }
+    TcpListener::bind(cfg.listen).await.map(Some).map_err(|e| {
+        format!(
+            "cannot listen on {} for the web UI ([web] listen, --web): {e}",
+            cfg.listen
+        )
+    })
+}
+
 /// Binds `cfg.listen` and serves the web UI in a task until `stop` flips to
 /// `true`; `None` when `[web] enabled = false` or the address cannot be
 /// bound. The metrics recorder is installed here if it is not yet.
@@ -86,21 +103,13 @@ pub async fn serve(
 /// sensor on the same host, say, finds the default port taken).
 pub async fn spawn(
     cfg: &crate::config::WebConfig,
+    listener: Option<TcpListener>,
     store: Store,
     milter: bool,
     exporter: Option<crate::export::Exporter>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Option<tokio::task::JoinHandle<std::io::Result<()>>> {
-    if !cfg.enabled {
-        return None;
-    }
-    let listener = match TcpListener::bind(cfg.listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(listen = %cfg.listen, error = %e, "web UI not started: cannot listen (set [web] listen or --web)");
-            return None;
-        }
-    };
+    let listener = listener?;
     let addr = listener.local_addr().unwrap_or(cfg.listen);
     let state = WebState {
         store,

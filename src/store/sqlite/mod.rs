@@ -48,13 +48,16 @@ pub(crate) fn open(
     let open_err =
         |e: rusqlite::Error| StoreError::new(ErrorKind::Open, "open", path, e.to_string());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.is_dir() {
-            return Err(StoreError::new(
-                ErrorKind::Open,
-                "open",
-                path,
-                format!("directory {} does not exist", dir.display()),
-            ));
+        let detail = match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => writable_dir(dir),
+            Ok(_) => Some(format!("{} is not a directory", dir.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Some(format!("directory {} does not exist", dir.display()))
+            }
+            Err(e) => Some(access_problem(dir, &e)),
+        };
+        if let Some(detail) = detail {
+            return Err(StoreError::new(ErrorKind::Open, "open", path, detail));
         }
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -102,6 +105,47 @@ pub(crate) fn open(
     Ok((SqliteWriter::new(conn, Arc::clone(path)), readers))
 }
 
+/// An existing database for reading only: its schema must be the one this
+/// authsense writes; nothing is created or changed.
+pub(crate) fn open_read_only(path: &Arc<Path>) -> Result<ReadPool, StoreError> {
+    let err = |detail: String| StoreError::new(ErrorKind::Open, "open", path, detail);
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(err("not a database file".into())),
+        Err(e) => return Err(err(access_problem(path, &e))),
+    }
+    let readers = ReadPool::new(Arc::clone(path));
+    let found: u32 = readers.with_conn("open", |c| {
+        c.pragma_query_value(None, "user_version", |r| r.get(0))
+    })?;
+    crate::store::schema::check_version(found, path)?;
+    if found < crate::store::SCHEMA_VERSION {
+        return Err(StoreError::new(
+            ErrorKind::Schema,
+            "open",
+            path,
+            format!(
+                "schema version {found}, this authsense reads {}: start the sensor once to migrate it",
+                crate::store::SCHEMA_VERSION
+            ),
+        ));
+    }
+    Ok(readers)
+}
+
+/// What keeps us from `path` (or its directory), named for the admin.
+fn access_problem(path: &Path, e: &std::io::Error) -> String {
+    let who = crate::process::current_user();
+    match e.kind() {
+        std::io::ErrorKind::NotFound => format!("no database at {}", path.display()),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "{} cannot be reached by user {who} (permission denied on it or a directory above it)",
+            path.display()
+        ),
+        _ => e.to_string(),
+    }
+}
+
 /// Maps a SQLite error, recognising a full database (the `max_db_bytes`
 /// cap, `SQLITE_FULL`).
 pub(crate) fn db_err(path: &Arc<Path>, op: &'static str, e: rusqlite::Error) -> StoreError {
@@ -110,4 +154,20 @@ pub(crate) fn db_err(path: &Arc<Path>, op: &'static str, e: rusqlite::Error) -> 
         return StoreError::new(ErrorKind::Full, op, path, detail);
     }
     StoreError::new(ErrorKind::Database, op, path, e.to_string())
+}
+
+/// Why `dir` cannot hold a database (SQLite creates the file and its WAL
+/// and shared-memory files there), if it cannot.
+fn writable_dir(dir: &Path) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: a valid C string; access only reads it.
+    let ok = unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } == 0;
+    (!ok).then(|| {
+        format!(
+            "directory {} is not writable by user {} (the store creates its files there)",
+            dir.display(),
+            crate::process::current_user()
+        )
+    })
 }
