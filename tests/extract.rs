@@ -15,6 +15,9 @@ use authsense::model::{AuthSource, Gateway, Record};
 mod hostile;
 #[path = "extract/probes.rs"]
 mod probes;
+// The extract fuzz target's probe generator, run here on fixed inputs.
+#[path = "../fuzz/fuzz_targets/probe.rs"]
+mod fuzz_probe;
 #[path = "extract/zeek.rs"]
 mod zeek;
 use sha2::{Digest, Sha256};
@@ -355,4 +358,32 @@ fn records_stored_before_issue_18_still_read() {
     assert!(serde_json::to_string(&an)
         .expect("json")
         .contains(r#""lenient_base64":true"#));
+}
+
+#[test]
+fn fuzz_probe_generator_loses_no_attachment() {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for shape in 0..=255u8 {
+        let mut data = vec![shape, shape.wrapping_mul(37)];
+        data.extend((0..300).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        }));
+        let (message, inserted) = fuzz_probe::build(&data);
+        let r = extract(&message, fuzz_probe::envelope(), &ExtractOptions::default());
+        for want in &inserted {
+            assert!(
+                r.attachments
+                    .iter()
+                    .any(|a| a.name.as_deref() == Some(want.name.as_str())
+                        && a.size == want.size
+                        && a.sha256 == want.sha256
+                        && a.depth == want.depth),
+                "shape {shape}: {want:?} not in {:?}",
+                r.attachments
+            );
+        }
+    }
 }

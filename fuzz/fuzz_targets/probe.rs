@@ -49,9 +49,16 @@ fn base64(data: &[u8], width: usize, junk_every: usize) -> Vec<u8> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut chars = Vec::new();
     for chunk in data.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
         for i in 0..4 {
-            chars.push(if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] } else { b'=' });
+            chars.push(if i <= chunk.len() {
+                ALPHABET[(n >> (18 - 6 * i) & 63) as usize]
+            } else {
+                b'='
+            });
         }
     }
     let mut out = Vec::new();
@@ -101,12 +108,16 @@ pub fn build(data: &[u8]) -> (Vec<u8>, Vec<Inserted>) {
         inserted.push(Inserted {
             name,
             size: content.len() as u64,
-            sha256: Sha256::digest(content).iter().map(|b| format!("{b:02x}")).collect(),
+            sha256: Sha256::digest(content)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
             depth,
         });
     }
     body.extend_from_slice(b"--=_p1--\r\n");
-    let mut message = b"From: probe@example.org\r\nSubject: probe\r\nMIME-Version: 1.0\r\n".to_vec();
+    let mut message =
+        b"From: probe@example.org\r\nSubject: probe\r\nMIME-Version: 1.0\r\n".to_vec();
     if forwarded {
         message.extend_from_slice(b"Content-Type: multipart/mixed; boundary=\"=_fwd\"\r\n\r\n--=_fwd\r\nContent-Type: message/rfc822\r\n\r\nFrom: inner@example.org\r\n");
         message.extend_from_slice(&body);
