@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     let runtime = match cli.command {
         Command::Milter(_)
         | Command::Check(_)
+        | Command::CheckConfig(_)
         | Command::Messages(_)
         | Command::Status(_)
         | Command::Export(_)
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
             Command::Status(a) => cli::status(a).await,
             Command::Export(a) => cli::export(a).await,
             Command::Check(a) => cli::check(a).await,
+            Command::CheckConfig(a) => cli::check_config(a),
             Command::PostfixConfig(a) => cli::postfix_config(a),
             Command::Keygen(a) => cli::keygen(a),
         }

@@ -18,6 +18,7 @@ impl Cli {
             Command::Check(a) => a.common.config.as_deref(),
             Command::Messages(a) => a.config.as_deref(),
             Command::Status(a) => a.config.as_deref(),
+            Command::CheckConfig(a) => a.config.as_deref(),
             Command::Export(a) => a.config_path(),
             Command::PostfixConfig(_) | Command::Keygen(_) => None,
         }

@@ -1,6 +1,7 @@
 //! Command line: clap definitions; the commands live in submodules. Flags
 //! override the TOML configuration file.
 
+mod check_config;
 mod export;
 pub mod logging;
 mod milter;
@@ -9,6 +10,7 @@ mod sensor;
 mod status;
 mod template;
 
+pub use check_config::{check_config, CheckConfigArgs};
 pub use export::{export, ExportArgs};
 pub use milter::{check, milter};
 pub use postfix_config::{postfix_config, PostfixConfigArgs, SensorMode};
@@ -77,6 +79,11 @@ pub enum Command {
     /// Print the header(s) the milter would stamp for a client, HELO name and
     /// sender, without sending mail (uses the same configuration and DNS).
     Check(CheckArgs),
+    /// Check a configuration file without starting anything: every key and
+    /// type, the TLS certificate and key, seal and ARC keys, the store path,
+    /// the account to run as; prints what would listen where. Exits non-zero
+    /// naming the key (and line) of any problem.
+    CheckConfig(CheckConfigArgs),
     /// Print the Postfix main.cf/master.cf lines for the milter and for dual
     /// delivery to sensors (the vendor guide's steps, commented).
     PostfixConfig(PostfixConfigArgs),

@@ -11,6 +11,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 impl Store {
+    /// Why a sensor could not open the store at `location` for writing, if
+    /// anything visible from here would stop it (SQLite: the file and its
+    /// directory); creates nothing. PostgreSQL is not contacted.
+    pub fn check_location(location: &StoreLocation) -> Option<String> {
+        match location {
+            StoreLocation::Sqlite(path) => sqlite::check_writable(path),
+            StoreLocation::Postgres(_) => None,
+        }
+    }
+
     /// Opens an existing SQLite store for reading only (the CLI's
     /// `messages`, `status`, `export --jsonl`): nothing is created, migrated
     /// or written, so a user who may only read the database can use it.

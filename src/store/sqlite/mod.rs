@@ -133,6 +133,33 @@ pub(crate) fn open_read_only(path: &Arc<Path>) -> Result<ReadPool, StoreError> {
     Ok(readers)
 }
 
+/// Why the sensor could not open (or create) the database at `path`, if
+/// anything would stop it: `authsense check-config`'s test of the store
+/// path, which creates nothing.
+pub(crate) fn check_writable(path: &Path) -> Option<String> {
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => return Some(format!("{} is not a directory", dir.display())),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some(format!("directory {} does not exist", dir.display()))
+        }
+        Err(e) => return Some(access_problem(dir, &e)),
+    }
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Ok(_) => writable_dir(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => writable_dir(dir),
+        Err(e) => Some(access_problem(path, &e)),
+    }
+}
+
 /// What keeps us from `path` (or its directory), named for the admin.
 fn access_problem(path: &Path, e: &std::io::Error) -> String {
     let who = crate::process::current_user();
