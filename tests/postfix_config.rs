@@ -12,7 +12,7 @@ use std::{
 
 fn authsense(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_authsense"))
-        .arg("postfix-config")
+        .args(["postfix-config", "--format", "files"])
         .args(args)
         .output()
         .unwrap();
@@ -114,7 +114,8 @@ fn output_maps_every_guide_step() {
         "smtpd_milters = inet:127.0.0.1:8891",
         "header_checks = $authsense_header_checks",
         "-o local_header_rewrite_clients=",
-        "recipient_bcc_maps = regexp:",
+        "recipient_bcc_maps = $authsense_recipient_bcc",
+        "authsense_recipient_bcc = regexp:",
         "-o content_filter=authsense_sensor:[192.0.2.25]:25,[sensor2.example.com]:2525",
         "-o sender_canonical_maps=static:no-reply@example.com",
         "-o smtp_tls_security_level=encrypt",

@@ -24,6 +24,17 @@
 //!     a `randmap` picks one rotation of that list per copy, so every sensor
 //!     is first for a share of the copies and the others are its fallbacks.
 //!  4. The black-hole address itself is delivered by discard(8).
+//!
+//! Two spellings of the same lines: `--format postconf` (the default) prints
+//! a shell script of `postconf -e/-M/-P` commands that merges with a live
+//! configuration (postconf.rs); `--format files` prints the main.cf and
+//! master.cf sections for a fresh or private instance (what the lab uses).
+//!
+//! Debian runs `smtpd` chrooted in the queue directory: a milter unix socket
+//! under it is printed relative to it (Postfix daemons work in the queue
+//! directory, chrooted or not); a socket elsewhere draws a warning.
+
+mod postconf;
 
 use clap::{Args, ValueEnum};
 use std::collections::HashMap;
@@ -41,9 +52,28 @@ pub enum SensorMode {
     LoadBalanced,
 }
 
+/// How the lines are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A shell script of `postconf -e`/`-M`/`-P` commands that merges with
+    /// the existing configuration (lists get our entry once).
+    Postconf,
+    /// The main.cf and master.cf lines, in two marked sections, for a fresh
+    /// or private instance.
+    Files,
+}
+
 /// `authsense postfix-config`.
 #[derive(Debug, Args)]
 pub struct PostfixConfigArgs {
+    /// postconf: commands to run on a live host; files: main.cf and
+    /// master.cf sections to paste.
+    #[arg(long, value_enum, default_value = "postconf")]
+    pub format: Format,
+    /// Postfix's queue directory, where Debian chroots smtpd: a unix milter
+    /// socket must be under it.
+    #[arg(long, value_name = "DIR", default_value = "/var/spool/postfix")]
+    pub queue_directory: String,
     /// The authsense milter's socket as Postfix spells it (inet:HOST:PORT or
     /// unix:/path); omit to print only the dual delivery.
     #[arg(long, value_name = "SOCKET")]
@@ -83,8 +113,46 @@ pub struct PostfixConfigArgs {
 
 /// `authsense postfix-config`: prints the configuration on stdout.
 pub fn postfix_config(args: PostfixConfigArgs) -> Result<(), String> {
-    print!("{}", render(&args)?);
+    if let Some(warning) = chroot_warning(&args) {
+        eprintln!("authsense postfix-config: warning: {warning}");
+    }
+    let files = render(&args)?;
+    match args.format {
+        Format::Files => print!("{files}"),
+        Format::Postconf => print!("{}", postconf::script(&files)),
+    }
     Ok(())
+}
+
+/// The milter socket as Postfix should spell it: a unix socket under the
+/// queue directory relative to it (found by a chrooted smtpd and by an
+/// unchrooted one alike).
+fn milter_for_postfix(a: &PostfixConfigArgs) -> Option<String> {
+    let m = a.milter.as_ref()?;
+    let queue = a.queue_directory.trim_end_matches('/');
+    match m
+        .strip_prefix("unix:")
+        .and_then(|p| p.strip_prefix(queue))
+        .and_then(|p| p.strip_prefix('/'))
+    {
+        Some(rel) if !queue.is_empty() => Some(format!("unix:{rel}")),
+        _ => Some(m.clone()),
+    }
+}
+
+/// Why Postfix's chrooted smtpd would not find a unix socket, if it would not.
+fn chroot_warning(a: &PostfixConfigArgs) -> Option<String> {
+    let path = a.milter.as_ref()?.strip_prefix("unix:")?;
+    if milter_for_postfix(a).is_some_and(|m| !m.starts_with("unix:/")) {
+        return None;
+    }
+    Some(format!(
+        "{path} is outside Postfix's queue directory {q}: Debian runs smtpd chrooted there \
+         (master.cf chroot column y) and it will not find the socket. Put it under {q} \
+         (e.g. [milter] listen = \"unix:{q}/authsense/milter.sock\", socket_group = \"postfix\") \
+         or use inet:127.0.0.1:8897",
+        q = a.queue_directory
+    ))
 }
 
 /// A sensor as a Postfix SMTP next hop, `[host]:port` (no MX lookup).
@@ -177,7 +245,8 @@ fn variables(a: &PostfixConfigArgs) -> Result<HashMap<&'static str, String>, Str
     let load_balanced = hops.len() > 1 && a.mode == SensorMode::LoadBalanced;
     let flag = |b: bool| if b { "1" } else { "" }.to_string();
     let mut v: HashMap<&'static str, String> = HashMap::new();
-    v.insert("milter", a.milter.clone().unwrap_or_default());
+    v.insert("milter", milter_for_postfix(a).unwrap_or_default());
+    v.insert("chroot_warning", chroot_warning(a).unwrap_or_default());
     v.insert("default_action", a.milter_default_action.clone());
     v.insert("sensors", flag(!hops.is_empty()));
     v.insert("example_copy", format!("example.com@{COPY_DOMAIN}"));
