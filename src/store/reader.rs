@@ -48,3 +48,50 @@ pub(crate) trait ReadBackend: Send + Sync {
     /// Copies at or after `since_ms`, and how many lack trusted results.
     fn untrusted_share(&self, since_ms: i64) -> Result<(u64, u64), StoreError>;
 }
+
+/// The [`ReadBackend`] methods every backend implements the same way: each
+/// by its own modules of the same names (`history`, `status`, `alerts`;
+/// macro paths resolve where the macro is used), so the backends keep the
+/// same file names and one list of what they delegate.
+macro_rules! delegate_reads {
+    () => {
+        fn seen_sender_domain(&self, domain: &str) -> Result<bool, StoreError> {
+            history::seen_sender_domain(self, domain)
+        }
+
+        fn gateway_status(
+            &self,
+            now_ms: i64,
+            window_minutes: u32,
+        ) -> Result<Vec<GatewayStatus>, StoreError> {
+            status::gateway_status(self, now_ms, window_minutes)
+        }
+
+        fn claim_alert(
+            &self,
+            key: &str,
+            kind: &str,
+            now_ms: i64,
+            window_start_ms: i64,
+        ) -> Result<bool, StoreError> {
+            alerts::claim(self, key, kind, now_ms, window_start_ms)
+        }
+
+        fn release_alert(&self, key: &str) -> Result<bool, StoreError> {
+            alerts::release(self, key)
+        }
+
+        fn prune_alerts(&self, before_ms: i64) -> Result<usize, StoreError> {
+            alerts::prune(self, before_ms)
+        }
+
+        fn gateways_last_seen(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
+            alerts::gateways_last_seen(self, since_ms)
+        }
+
+        fn untrusted_share(&self, since_ms: i64) -> Result<(u64, u64), StoreError> {
+            alerts::untrusted_share(self, since_ms)
+        }
+    };
+}
+pub(crate) use delegate_reads;

@@ -153,43 +153,7 @@ impl ReadBackend for PgReadPool {
         Ok(n.unsigned_abs())
     }
 
-    fn seen_sender_domain(&self, domain: &str) -> Result<bool, StoreError> {
-        history::seen_sender_domain(self, domain)
-    }
-
-    fn gateway_status(
-        &self,
-        now_ms: i64,
-        window_minutes: u32,
-    ) -> Result<Vec<GatewayStatus>, StoreError> {
-        status::gateway_status(self, now_ms, window_minutes)
-    }
-
-    fn claim_alert(
-        &self,
-        key: &str,
-        kind: &str,
-        now_ms: i64,
-        window_start_ms: i64,
-    ) -> Result<bool, StoreError> {
-        alerts::claim(self, key, kind, now_ms, window_start_ms)
-    }
-
-    fn release_alert(&self, key: &str) -> Result<bool, StoreError> {
-        alerts::release(self, key)
-    }
-
-    fn prune_alerts(&self, before_ms: i64) -> Result<usize, StoreError> {
-        alerts::prune(self, before_ms)
-    }
-
-    fn gateways_last_seen(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
-        alerts::gateways_last_seen(self, since_ms)
-    }
-
-    fn untrusted_share(&self, since_ms: i64) -> Result<(u64, u64), StoreError> {
-        alerts::untrusted_share(self, since_ms)
-    }
+    super::super::reader::delegate_reads!();
 }
 
 impl Drop for PgReadPool {
