@@ -85,7 +85,9 @@ impl Negotiated {
     pub fn fits(&self, shared: &Shared) -> bool {
         let cfg = &shared.config;
         let needs_body = needs_message(cfg) || shared.seal_keys.is_some();
-        !(self.mail_unanswered && decides_at_mail(cfg)) && !(self.body_skipped && needs_body)
+        let mail_answer_lost = self.mail_unanswered && decides_at_mail(cfg);
+        let body_missing = self.body_skipped && needs_body;
+        !(mail_answer_lost || body_missing)
     }
 }
 
