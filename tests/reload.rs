@@ -3,9 +3,13 @@
 //! and messages in progress; the next messages follow the new settings, a
 //! message in progress finishes with the old ones, nothing is dropped, and
 //! an invalid file is refused while the old settings keep working. The
-//! sensor's side is in `reload/sensor.rs`, the binary and its signal in
-//! `reload/process.rs`.
+//! sensor's side is in `reload/sensor.rs` (its alerts in
+//! `reload/alerts.rs`), the binary and its signal in `reload/process.rs`.
 
+#[path = "reload/alerts.rs"]
+mod alerts;
+#[path = "alerts/capture.rs"]
+mod capture;
 mod common;
 #[path = "web/http.rs"]
 mod http;

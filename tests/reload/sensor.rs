@@ -17,15 +17,15 @@ const XA: &str = "X-Agari-Authentication-Results: mx.example.com; spf=pass smtp.
 
 /// A sensor (and web UI) on 127.0.0.1:0 built from `file`, and its
 /// reloader.
-struct LiveSensor {
-    addr: SocketAddr,
+pub struct LiveSensor {
+    pub addr: SocketAddr,
     web: Option<SocketAddr>,
-    store: Store,
-    reloader: Reloader,
-    stop: tokio::sync::watch::Sender<bool>,
+    pub store: Store,
+    pub reloader: Reloader,
+    pub stop: tokio::sync::watch::Sender<bool>,
 }
 
-async fn live_sensor(file: &ConfigFile) -> LiveSensor {
+pub async fn live_sensor(file: &ConfigFile) -> LiveSensor {
     let db = file.path.with_file_name("authsense.db");
     let load = file.loader(move |c| {
         c.store.path = db.clone();
@@ -67,7 +67,7 @@ async fn live_sensor(file: &ConfigFile) -> LiveSensor {
 
 /// A client connected from `from` (a loopback address), past the greeting
 /// or with the refusal.
-async fn connect_from(addr: SocketAddr, from: [u8; 4]) -> (Client<TcpStream>, String) {
+pub async fn connect_from(addr: SocketAddr, from: [u8; 4]) -> (Client<TcpStream>, String) {
     let socket = TcpSocket::new_v4().unwrap();
     socket.bind((from, 0).into()).unwrap();
     let mut c = Client::new(socket.connect(addr).await.unwrap());
@@ -76,7 +76,7 @@ async fn connect_from(addr: SocketAddr, from: [u8; 4]) -> (Client<TcpStream>, St
 }
 
 /// EHLO, MAIL, RCPT, DATA.
-async fn start_copy<S>(c: &mut Client<S>)
+pub async fn start_copy<S>(c: &mut Client<S>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -84,7 +84,7 @@ where
     start_transaction(c).await;
 }
 
-async fn start_transaction<S>(c: &mut Client<S>)
+pub async fn start_transaction<S>(c: &mut Client<S>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -93,7 +93,7 @@ where
     assert_eq!(&c.cmd("DATA").await[..3], "354");
 }
 
-fn record(store: &Store, subject: &str) -> Record {
+pub fn record(store: &Store, subject: &str) -> Record {
     let all = store.query(&Filter::default()).unwrap();
     let mine: Vec<Record> = all
         .into_iter()
