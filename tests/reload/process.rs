@@ -114,6 +114,11 @@ fn sighup_reloads_the_milter_and_refuses_a_bad_file() {
     );
     std::net::TcpStream::connect(("127.0.0.1", port)).expect("still serving");
 
+    stops_on_sigterm(g, &log_path);
+}
+
+/// SIGTERM ends the process with success (20 s at most).
+fn stops_on_sigterm(mut g: Guard, log_path: &Path) {
     signal(&g.0, libc::SIGTERM);
     let end = Instant::now() + Duration::from_secs(20);
     let status = loop {
@@ -123,7 +128,63 @@ fn sighup_reloads_the_milter_and_refuses_a_bad_file() {
         assert!(Instant::now() < end, "did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(status.success(), "{status:?}\n{}", log(&log_path));
+    assert!(status.success(), "{status:?}\n{}", log(log_path));
+}
+
+/// The sensor's greeting to a new connection on `port`.
+fn greeting(port: u16) -> String {
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("sensor listening");
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 512];
+    let n = c.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[test]
+fn sighup_reloads_milter_and_sensor_of_run() {
+    let dir: PathBuf = super::common::sensor::tempdir("reload-run");
+    let file = super::ConfigFile::new("reload-run-conf", "[sensor]\nallow = [\"127.0.0.2/32\"]\n");
+    let (milter, smtp, web) = (free_port(), free_port(), free_port());
+    let log_path = dir.join("run.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_authsense"))
+        .args(["run", "--config"])
+        .arg(&file.path)
+        .args(["--milter-listen", &format!("inet:127.0.0.1:{milter}")])
+        .args(["--sensor-listen", &format!("127.0.0.1:{smtp}")])
+        .args(["--web", &format!("127.0.0.1:{web}"), "--db"])
+        .arg(dir.join("run.db"))
+        .args(["--nameserver", "127.0.0.1:9"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut g = Guard(child);
+    wait_line(&log_path, "authsense sensor started", 1, &mut g.0);
+    assert!(
+        greeting(smtp).starts_with("554"),
+        "127.0.0.1 not allowed yet"
+    );
+    // Both halves reload from the one file; the --db flag still wins over
+    // [store], a new max_sessions is named as needing a restart.
+    file.write(
+        "[sensor]\nallow = [\"127.0.0.1/32\"]\nmax_sessions = 5\n\
+         [milter]\nmethods = [\"spf\", \"dkim\"]\n[store]\npath = \"/nonexistent/x.db\"\n",
+    );
+    signal(&g.0, libc::SIGHUP);
+    let ok = wait_line(&log_path, "configuration reloaded", 1, &mut g.0);
+    assert!(
+        ok.contains("milter.methods") && ok.contains("sensor.allow"),
+        "{ok}"
+    );
+    let warn = wait_line(&log_path, "they need a restart", 1, &mut g.0);
+    assert!(
+        warn.contains("sensor.max_sessions") && !warn.contains("store"),
+        "{warn}"
+    );
+    assert!(greeting(smtp).starts_with("220"), "the new allow list");
+    std::net::TcpStream::connect(("127.0.0.1", milter)).expect("milter still serving");
+    stops_on_sigterm(g, &log_path);
 }
 
 #[test]
