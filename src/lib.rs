@@ -20,9 +20,11 @@ pub mod metrics;
 pub mod milter;
 pub mod model;
 pub mod process;
+pub mod reload;
 pub mod sensor;
 pub mod status;
 pub mod store;
+pub mod swap;
 pub mod web;
 
 /// This machine's host name (the default authserv-id).

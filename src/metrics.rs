@@ -46,6 +46,9 @@ pub const ALERTS_DIGESTED: &str = "authsense_alerts_digested_total";
 pub const ALERTS_MALICIOUS_LOST: &str = "authsense_alerts_malicious_lost_total";
 /// Connections refused by the sensor's `allow` list (counter).
 pub const SENSOR_REFUSED: &str = "authsense_sensor_refused_total";
+/// Configuration reloads (SIGHUP), labelled `result` = `ok` | `refused`
+/// (counter).
+pub const CONFIG_RELOADS: &str = "authsense_config_reloads_total";
 
 /// Histogram buckets (seconds) for every latency: 100 µs to 10 s.
 const BUCKETS: &[f64] = &[
@@ -119,6 +122,10 @@ fn describe() {
     }
     for kind in ["threat", "warning", "health", "digest"] {
         counter!(ALERTS_SENT, "kind" => kind).absolute(0);
+    }
+    describe_counter!(CONFIG_RELOADS, "Configuration reloads on SIGHUP");
+    for result in ["ok", "refused"] {
+        counter!(CONFIG_RELOADS, "result" => result).absolute(0);
     }
 }
 

@@ -157,7 +157,7 @@ async fn sensor_sends_nothing_for_a_clean_copy() {
     let built = setup::build(&cfg).unwrap();
     let sensor = built.sensor.clone();
     assert!(
-        sensor.alerts.is_some(),
+        sensor.settings().alerts.is_some(),
         "[alerts] wires the sensor's alerter"
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -190,7 +190,12 @@ async fn sensor_sends_nothing_for_a_clean_copy() {
     // The sensor's own alerter does deliver a flagged summary.
     let r = flagged("u-2", "Invoice");
     let id = sensor.store.insert(r.clone()).await.unwrap();
-    sensor.alerts.as_ref().unwrap().notify(Summary::of(&r, id));
+    sensor
+        .settings()
+        .alerts
+        .as_ref()
+        .unwrap()
+        .notify(Summary::of(&r, id));
     exactly(&cap, 1).await;
     let _ = stop.send(());
     task.await.unwrap().unwrap();

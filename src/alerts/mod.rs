@@ -223,6 +223,15 @@ impl Running {
             warn!("alert worker did not finish in time; queued alerts dropped");
         }
     }
+
+    /// Retires tasks replaced by a reload: the health checker stops now;
+    /// the worker sends what is queued and its digests once the last
+    /// [`Alerts`] handle of the old settings is gone (sessions that took
+    /// them finish first), then ends by itself.
+    pub fn retire(self) {
+        self.health.abort();
+        drop(self.worker);
+    }
 }
 
 /// Starts the alert tasks when `[alerts]` is enabled (needs a tokio

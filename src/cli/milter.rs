@@ -1,24 +1,44 @@
 //! `authsense milter` and `authsense check`.
 
 use super::{shutdown_signal, CheckArgs, MilterArgs};
+use crate::config::Config;
 use crate::milter::{self, listen::MilterListener, session::Session};
+use crate::reload::{self, Reloader, Targets};
+use std::sync::Arc;
 use tracing::info;
 
-/// `authsense milter`: runs until SIGTERM or SIGINT.
-pub async fn milter(args: MilterArgs) -> Result<(), String> {
+/// The milter's configuration: the file, then the flags (also on reload).
+fn milter_config(args: &MilterArgs) -> Result<Config, String> {
     let mut cfg = args.common.config()?;
-    if let Some(l) = args.listen {
-        cfg.milter.listen = l;
+    if let Some(l) = &args.listen {
+        cfg.milter.listen = l.clone();
     }
+    Ok(cfg)
+}
+
+/// `authsense milter`: runs until SIGTERM or SIGINT; SIGHUP reloads the
+/// configuration ([`crate::reload`]).
+pub async fn milter(args: MilterArgs) -> Result<(), String> {
+    let hup = reload::hangups()?;
+    let cfg = milter_config(&args)?;
     let spec = cfg.milter.listen.clone();
     let listener = bind_milter(&cfg).await?;
     crate::process::drop_privileges(&cfg.process)?;
-    let shared = args.common.shared(&cfg)?;
-    info!(listen = %spec, authserv_id = %shared.authserv_id, mode = ?shared.config.mode, user = %crate::process::current_user(), "authsense milter started");
+    let live = Arc::new(milter::Live::new(milter::Shared::from_config(&cfg)?));
+    let (id, mode) = (live.load().authserv_id.clone(), live.load().config.mode);
+    info!(listen = %spec, authserv_id = %id, ?mode, user = %crate::process::current_user(), "authsense milter started");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let targets = Targets {
+        milter: Some(live.clone()),
+        ..Targets::default()
+    };
+    let load = Box::new(move || milter_config(&args));
+    let reloading = reload::spawn(Reloader::new(load, cfg, targets, None), hup, stopped);
     crate::process::notify_ready();
-    milter::run(listener, shared, shutdown_signal())
-        .await
-        .map_err(|e| format!("milter stopped: {e}"))?;
+    let served = milter::run_live(listener, live, shutdown_signal()).await;
+    let _ = stop.send(true);
+    let _ = reloading.await;
+    served.map_err(|e| format!("milter stopped: {e}"))?;
     if let milter::listen::SocketSpec::Unix(path) = &spec {
         let _ = std::fs::remove_file(path);
     }

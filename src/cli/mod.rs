@@ -18,7 +18,6 @@ pub use sensor::{messages, run, sensor};
 
 pub use status::status;
 
-use crate::auth::Authenticator;
 use crate::config::{self, Config};
 use crate::milter::{listen::SocketSpec, Shared};
 use clap::{Args, Parser, Subcommand};
@@ -178,6 +177,7 @@ pub struct CommonArgs {
 
 /// `authsense milter`.
 #[derive(Debug, Args)]
+#[command(after_help = crate::reload::RESTART_NEEDED)]
 pub struct MilterArgs {
     #[command(flatten)]
     common: CommonArgs,
@@ -214,6 +214,7 @@ pub struct SensorOpts {
 
 /// `authsense sensor`.
 #[derive(Debug, Args)]
+#[command(after_help = crate::reload::RESTART_NEEDED)]
 pub struct SensorArgs {
     #[command(flatten)]
     common: CommonArgs,
@@ -226,6 +227,7 @@ pub struct SensorArgs {
 
 /// `authsense run`.
 #[derive(Debug, Args)]
+#[command(after_help = crate::reload::RESTART_NEEDED)]
 pub struct RunArgs {
     #[command(flatten)]
     common: CommonArgs,
@@ -350,11 +352,7 @@ impl CommonArgs {
     }
 
     fn shared(&self, cfg: &Config) -> Result<Arc<Shared>, String> {
-        let auth = Authenticator::new(&cfg.dns)?;
-        let shared = Shared::new(cfg.milter.clone(), auth)?.with_seal_keys(
-            crate::headers::seal::Keys::load(cfg.seal.key_file.as_deref())?,
-        );
-        Ok(Arc::new(shared))
+        Ok(Arc::new(Shared::from_config(cfg)?))
     }
 }
 

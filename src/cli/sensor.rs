@@ -4,10 +4,11 @@
 use super::{load, shutdown_signal, MessagesArgs, RunArgs, SensorArgs, SensorOpts};
 use crate::config::Config;
 use crate::milter as m;
+use crate::reload;
 use crate::sensor::{self, setup};
 use crate::store::Filter;
 use crate::web::search::Search;
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 use tokio::sync::watch;
 use tracing::info;
 
@@ -48,54 +49,76 @@ async fn bind_sensor(cfg: &Config) -> Result<SensorSockets, String> {
     Ok(SensorSockets { smtp, web })
 }
 
-/// Runs the sensor on its bound sockets until `stop` flips.
-async fn serve_sensor(
-    cfg: &Config,
+/// What the sensor half of a process runs with.
+struct Serve {
+    /// The configuration (flags applied).
+    cfg: Config,
+    /// Its bound sockets.
     sockets: SensorSockets,
-    mut stop: watch::Receiver<bool>,
-    milter: bool,
-) -> Result<(), String> {
+    /// Reads the configuration again on SIGHUP.
+    load: reload::Loader,
+    /// SIGHUP, listened to since the start.
+    hup: tokio::signal::unix::Signal,
+    /// The milter's settings, in `authsense run`.
+    milter: Option<Arc<m::Live>>,
+}
+
+/// Runs the sensor on its bound sockets until `stop` flips; SIGHUP reloads
+/// the configuration into it (and into the milter of `authsense run`).
+async fn serve_sensor(serve: Serve, stop: watch::Receiver<bool>) -> Result<(), String> {
+    let cfg = &serve.cfg;
     let built = setup::build(cfg)?;
+    let in_run = serve.milter.is_some();
+    let exporter = built.sensor.exporter.clone();
+    let store = built.sensor.store.clone();
     let web = crate::web::spawn(
         &cfg.web,
-        sockets.web,
-        built.sensor.store.clone(),
-        milter,
-        built.sensor.exporter.clone(),
+        serve.sockets.web,
+        store,
+        in_run,
+        exporter,
         stop.clone(),
     )
     .await;
     let addr = cfg.sensor.listen;
-    let listener = sockets.smtp;
+    let listener = serve.sockets.smtp;
     let s = built.sensor.clone();
-    info!(listen = %addr, db = %cfg.store.location(), trusted_authserv_ids = ?s.extract.trusted_authserv_ids, tls = s.tls.is_some(), alerts = s.alerts.is_some(), export = s.exporter.is_some(), "authsense sensor started");
+    let set = s.settings();
+    info!(listen = %addr, db = %cfg.store.location(), trusted_authserv_ids = ?set.extract.trusted_authserv_ids, tls = set.tls.is_some(), alerts = set.alerts.is_some(), export = s.exporter.is_some(), "authsense sensor started");
+    drop(set);
     if cfg.alerts.relay.is_some() == cfg.alerts.to.is_empty() {
         tracing::warn!("[alerts] needs both relay and to; alerts are off");
     }
     if let Some(pem) = &built.self_signed_pem {
         info!("self-signed certificate:\n{pem}");
     }
+    let targets = reload::Targets {
+        milter: serve.milter,
+        sensor: Some(s.clone()),
+        web: web.as_ref().map(|w| (w.access.clone(), w.addr)),
+    };
+    let reloader = reload::Reloader::new(serve.load, serve.cfg.clone(), targets, built.alerts);
+    let reloading = reload::spawn(reloader, serve.hup, stop.clone());
     crate::process::notify_ready();
-    let web_stop = stop.clone();
+    let mut accept_stop = stop;
     // The accept loop runs as a task on the runtime's workers, not on this
     // (the main) thread: a session spawned there starts on the worker that
     // accepted it instead of being handed across threads, which cost CPU
     // on every copy (BENCHMARKS.md).
     let accept = tokio::spawn(sensor::run(listener, s, async move {
-        let _ = stop.wait_for(|v| *v).await;
+        let _ = accept_stop.wait_for(|v| *v).await;
     }));
-    accept
-        .await
+    let accepted = accept.await;
+    // The sensor only returns once `stop` flipped, which stops the web
+    // server and the reloader too.
+    if let Some(web) = web {
+        let _ = web.task.await;
+    }
+    let alerts = reloading.await.ok().and_then(reload::Reloader::into_alerts);
+    accepted
         .map_err(|e| format!("sensor stopped: {e}"))?
         .map_err(|e| format!("sensor stopped: {e}"))?;
-    if let Some(web) = web {
-        // The sensor only returns once `stop` flipped, which stops the web
-        // server too.
-        drop(web_stop);
-        let _ = web.await;
-    }
     let store = built.sensor.store.clone();
-    let alerts = built.alerts;
     drop(built.sensor);
     // Every Alerts handle is gone with the sensor: queued threat alerts go out.
     if let Some(running) = alerts {
@@ -106,14 +129,21 @@ async fn serve_sensor(
     Ok(())
 }
 
-/// `authsense sensor`.
-pub async fn sensor(args: SensorArgs) -> Result<(), String> {
+/// The sensor's configuration: the file, then the flags (also on reload).
+fn sensor_config(args: &SensorArgs) -> Result<Config, String> {
     let mut cfg = args.common.config()?;
     args.sensor.apply(&mut cfg);
-    crate::metrics::install();
     if let Some(l) = args.listen {
         cfg.sensor.listen = l;
     }
+    Ok(cfg)
+}
+
+/// `authsense sensor`.
+pub async fn sensor(args: SensorArgs) -> Result<(), String> {
+    let hup = reload::hangups()?;
+    let cfg = sensor_config(&args)?;
+    crate::metrics::install();
     crate::process::target(&cfg.process)?;
     setup::trust_options(&cfg)?;
     let sockets = bind_sensor(&cfg).await?;
@@ -123,21 +153,36 @@ pub async fn sensor(args: SensorArgs) -> Result<(), String> {
         shutdown_signal().await;
         let _ = tx.send(true);
     });
-    serve_sensor(&cfg, sockets, rx, false).await
+    let serve = Serve {
+        cfg,
+        sockets,
+        load: Box::new(move || sensor_config(&args)),
+        hup,
+        milter: None,
+    };
+    serve_sensor(serve, rx).await
 }
 
-/// `authsense run`: milter and sensor in one process.
-pub async fn run(args: RunArgs) -> Result<(), String> {
+/// `authsense run`'s configuration: the file, then the flags (also on
+/// reload; the default seal key is added after privileges are dropped).
+fn run_config(args: &RunArgs) -> Result<Config, String> {
     let mut cfg = args.common.config()?;
     args.sensor.apply(&mut cfg);
-    // Before the resolver is built: hickory registers its counters then.
-    crate::metrics::install();
-    if let Some(l) = args.milter_listen {
-        cfg.milter.listen = l;
+    if let Some(l) = &args.milter_listen {
+        cfg.milter.listen = l.clone();
     }
     if let Some(l) = args.sensor_listen {
         cfg.sensor.listen = l;
     }
+    Ok(cfg)
+}
+
+/// `authsense run`: milter and sensor in one process.
+pub async fn run(args: RunArgs) -> Result<(), String> {
+    let hup = reload::hangups()?;
+    let mut cfg = run_config(&args)?;
+    // Before the resolver is built: hickory registers its counters then.
+    crate::metrics::install();
     crate::process::target(&cfg.process)?;
     let spec = cfg.milter.listen.clone();
     let listener = super::milter::bind_milter(&cfg).await?;
@@ -145,14 +190,27 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     crate::process::drop_privileges(&cfg.process)?;
     super::default_seal_key(&mut cfg)?;
     setup::trust_options(&cfg)?;
-    let shared = args.common.shared(&cfg)?;
-    info!(listen = %spec, authserv_id = %shared.authserv_id, "authsense milter started");
+    let live = Arc::new(m::Live::new(m::Shared::from_config(&cfg)?));
+    let id = live.load().authserv_id.clone();
+    info!(listen = %spec, authserv_id = %id, "authsense milter started");
     let (tx, rx) = watch::channel(false);
     let mut milter_stop = rx.clone();
-    let milter = tokio::spawn(m::run(listener, shared, async move {
+    let milter = tokio::spawn(m::run_live(listener, live.clone(), async move {
         let _ = milter_stop.wait_for(|v| *v).await;
     }));
-    let sensor = serve_sensor(&cfg, sockets, rx, true);
+    let load = move || {
+        let mut cfg = run_config(&args)?;
+        super::default_seal_key(&mut cfg)?;
+        Ok(cfg)
+    };
+    let serve = Serve {
+        cfg,
+        sockets,
+        load: Box::new(load),
+        hup,
+        milter: Some(live),
+    };
+    let sensor = serve_sensor(serve, rx);
     tokio::pin!(sensor);
     let result = tokio::select! {
         r = &mut sensor => r,

@@ -16,8 +16,8 @@
 //! milter one write and wake-up less per message.
 
 use super::evaluate::{decides_at_mail, needs_message};
-use super::session::{MailDecision, Session};
-use super::Shared;
+use super::session::{MailDecision, Negotiated, Session};
+use super::{Live, Shared};
 use indymilter::{
     Actions, CallbackFuture, Callbacks, Context, ContextActions, EomContext, MacroStage,
     NegotiateContext, ProtoOpts, SetErrorReply, SocketInfo, Status,
@@ -77,10 +77,10 @@ fn wanted_opts(shared: &Shared) -> (ProtoOpts, ProtoOpts) {
 }
 
 /// The callback table: each protocol step goes to the handler of its name.
-pub fn callbacks(shared: Arc<Shared>) -> Callbacks<Conn> {
-    let wanted = wanted_opts(&shared);
+/// A new connection takes the settings in force (`live`) at negotiate.
+pub fn callbacks(live: Arc<Live>) -> Callbacks<Conn> {
     Callbacks::new()
-        .on_negotiate(move |cx, _, mta| Box::pin(handle_negotiate(cx, shared.clone(), wanted, mta)))
+        .on_negotiate(move |cx, _, mta| Box::pin(handle_negotiate(cx, live.clone(), mta)))
         .on_connect(|cx, host, socket| ready(handle_connect(cx, &host, socket)))
         .on_helo(|cx, name| ready(handle_helo(cx, &name)))
         .on_mail(|cx, args| Box::pin(handle_mail(cx, args)))
@@ -97,22 +97,30 @@ fn ready<'a>(status: Status) -> CallbackFuture<'a> {
     Box::pin(std::future::ready(status))
 }
 
-/// Negotiate: a new MTA connection gets its session; we take the no-reply
-/// and skip options we want among those the MTA offers.
+/// Negotiate: a new MTA connection gets its session with the settings in
+/// force; we take the no-reply and skip options they want among those the
+/// MTA offers. What was agreed holds for the whole connection, so a later
+/// reload applies to its next messages only if they fit it.
 async fn handle_negotiate(
     cx: &mut NegotiateContext<Conn>,
-    shared: Arc<Shared>,
-    (noreply_wanted, skipped): (ProtoOpts, ProtoOpts),
+    live: Arc<Live>,
     mta_opts: ProtoOpts,
 ) -> Status {
+    let shared = live.load();
+    let (noreply_wanted, skipped) = wanted_opts(&shared);
     let noreply = mta_opts & noreply_wanted;
+    let skipped = mta_opts & skipped;
     let leading_space = mta_opts.contains(ProtoOpts::LEADING_SPACE);
+    let negotiated = Negotiated {
+        mail_unanswered: noreply.contains(ProtoOpts::NOREPLY_MAIL),
+        body_skipped: skipped.contains(ProtoOpts::NO_BODY),
+    };
     cx.data = Some(Conn {
-        session: Session::new(shared),
+        session: Session::with_live(shared, live, negotiated),
         noreply,
         leading_space,
     });
-    let mut opts = noreply | (mta_opts & skipped);
+    let mut opts = noreply | skipped;
     if leading_space {
         opts |= ProtoOpts::LEADING_SPACE;
     }

@@ -10,9 +10,13 @@ pub mod session;
 pub mod stamp;
 
 use crate::auth::{Authenticator, Sealer};
-use crate::config::MilterConfig;
+use crate::config::{Config, MilterConfig};
 use listen::MilterListener;
 use std::{future::Future, io, sync::Arc, time::Duration};
+
+/// The settings in force for new connections and messages, replaced whole
+/// by a reload ([`crate::reload`]).
+pub type Live = crate::swap::Swap<Shared>;
 
 /// State shared by every milter connection.
 pub struct Shared {
@@ -48,6 +52,18 @@ impl Shared {
         })
     }
 
+    /// Everything the milter needs from a whole configuration: a new
+    /// resolver (`[dns]`), the ARC sealing key and the seal keys (`[seal]
+    /// key_file`), loaded and checked as at start-up.
+    ///
+    /// # Errors
+    /// The resolver cannot be built, or a key file cannot be loaded.
+    pub fn from_config(cfg: &Config) -> Result<Self, String> {
+        let auth = Authenticator::new(&cfg.dns)?;
+        let keys = crate::headers::seal::Keys::load(cfg.seal.key_file.as_deref())?;
+        Ok(Shared::new(cfg.milter.clone(), auth)?.with_seal_keys(keys))
+    }
+
     /// Seals every stamp with `keys` (the first signs).
     pub fn with_seal_keys(mut self, keys: Option<crate::headers::seal::Keys>) -> Self {
         self.seal_keys = keys;
@@ -64,12 +80,27 @@ pub async fn run(
     shared: Arc<Shared>,
     shutdown: impl Future,
 ) -> io::Result<()> {
+    run_live(listener, Arc::new(Live::from_arc(shared)), shutdown).await
+}
+
+/// [`run`] with settings that a reload may replace: each new connection
+/// takes the settings in force, and each new message on it too when they
+/// fit what the connection negotiated ([`session::Negotiated`]).
+/// `max_connections` is read once, here.
+///
+/// # Errors
+/// The listener stops accepting connections.
+pub async fn run_live(
+    listener: MilterListener,
+    live: Arc<Live>,
+    shutdown: impl Future,
+) -> io::Result<()> {
     let config = indymilter::Config {
-        max_connections: shared.config.max_connections,
+        max_connections: live.load().config.max_connections,
         // Postfix's default milter_content_timeout is 300 s; a dead MTA
         // connection must not be kept for libmilter's two hours.
         connection_timeout: Duration::from_secs(600),
         ..Default::default()
     };
-    indymilter::run(listener, callbacks::callbacks(shared), config, shutdown).await
+    indymilter::run(listener, callbacks::callbacks(live), config, shutdown).await
 }

@@ -10,7 +10,7 @@ use crate::auth::SpfVerdict;
 use crate::config::{Mode, OnError};
 use crate::headers::seal::Sealed;
 use std::{net::IpAddr, sync::Arc, time::Instant};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// What the perimeter does with the current message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,9 +67,36 @@ struct Message {
     spf_us: u128,
 }
 
+/// What a connection agreed with the MTA at negotiate that settings
+/// swapped in later must respect: the MTA does not wait for MAIL's answer,
+/// or does not send the body at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Negotiated {
+    /// MAIL gets no reply (`SMFIP_NR_MAIL`).
+    pub mail_unanswered: bool,
+    /// The body is not sent (`SMFIP_NOBODY`).
+    pub body_skipped: bool,
+}
+
+impl Negotiated {
+    /// Whether messages on this connection can be handled with `shared`:
+    /// its MAIL answer cannot depend on SPF when the MTA does not wait for
+    /// it, and it needs no body when the MTA sends none.
+    pub fn fits(&self, shared: &Shared) -> bool {
+        let cfg = &shared.config;
+        let needs_body = needs_message(cfg) || shared.seal_keys.is_some();
+        let mail_answer_lost = self.mail_unanswered && decides_at_mail(cfg);
+        let body_missing = self.body_skipped && needs_body;
+        !(mail_answer_lost || body_missing)
+    }
+}
+
 /// One MTA connection.
 pub struct Session {
     shared: Arc<Shared>,
+    /// The settings in force, taken again at each MAIL, and what the
+    /// connection negotiated; `None`: `shared` for good.
+    live: Option<(Arc<super::Live>, Negotiated)>,
     client_ip: Option<IpAddr>,
     client_name: String,
     helo: String,
@@ -77,14 +104,42 @@ pub struct Session {
 }
 
 impl Session {
-    /// A new MTA connection, before its connect step.
+    /// A new MTA connection, before its connect step, with fixed settings.
     pub fn new(shared: Arc<Shared>) -> Self {
         Session {
             shared,
+            live: None,
             client_ip: None,
             client_name: String::new(),
             helo: String::new(),
             msg: None,
+        }
+    }
+
+    /// A new MTA connection that starts with `shared` and takes the
+    /// settings in force in `live` at each new message when they fit what
+    /// it `negotiated` (else it keeps its own until it ends).
+    pub fn with_live(shared: Arc<Shared>, live: Arc<super::Live>, negotiated: Negotiated) -> Self {
+        Session {
+            live: Some((live, negotiated)),
+            ..Session::new(shared)
+        }
+    }
+
+    /// At a new message: the settings in force, if this connection can use
+    /// them. A message in progress keeps the settings it started with.
+    fn refresh(&mut self) {
+        let Some((live, negotiated)) = &self.live else {
+            return;
+        };
+        let now = live.load();
+        if Arc::ptr_eq(&now, &self.shared) {
+            return;
+        }
+        if negotiated.fits(&now) {
+            self.shared = now;
+        } else {
+            debug!(client_ip = ?self.client_ip, "new settings need other milter protocol options than this connection negotiated: it keeps its settings until it ends");
         }
     }
 
@@ -119,6 +174,7 @@ impl Session {
     /// MAIL FROM: decides the role and, at the perimeter, evaluates SPF for
     /// both identities.
     pub async fn mail(&mut self, reverse_path: &str, auth_authen: Option<&str>) -> MailDecision {
+        self.refresh();
         let mail_from = reverse_path
             .trim()
             .trim_start_matches('<')
@@ -286,6 +342,49 @@ impl Session {
             spf_us = spf_us as u64,
             elapsed_us = elapsed_us as u64,
             "message"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Negotiated, Shared};
+    use crate::config::{Config, Method, OnError};
+
+    fn shared(f: impl FnOnce(&mut Config)) -> Shared {
+        let mut cfg = Config::default();
+        cfg.dns.nameservers = vec!["127.0.0.1:53".parse().unwrap()];
+        cfg.milter.add_authentication_results = false;
+        f(&mut cfg);
+        Shared::from_config(&cfg).unwrap()
+    }
+
+    #[test]
+    fn new_settings_fit_what_the_connection_negotiated() {
+        let spf = shared(|_| {});
+        let dkim = shared(|c| c.milter.methods = vec![Method::Spf, Method::Dkim]);
+        let tempfail = shared(|c| c.milter.on_error = OnError::Tempfail);
+        let open = Negotiated::default();
+        let no_body = Negotiated {
+            body_skipped: true,
+            ..open
+        };
+        let no_mail_reply = Negotiated {
+            mail_unanswered: true,
+            ..open
+        };
+        for s in [&spf, &dkim, &tempfail] {
+            assert!(open.fits(s));
+        }
+        assert!(no_body.fits(&spf) && no_body.fits(&tempfail));
+        assert!(
+            !no_body.fits(&dkim),
+            "DKIM needs the body the MTA will not send"
+        );
+        assert!(no_mail_reply.fits(&spf) && no_mail_reply.fits(&dkim));
+        assert!(
+            !no_mail_reply.fits(&tempfail),
+            "MAIL's answer would be lost"
         );
     }
 }

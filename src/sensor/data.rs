@@ -68,7 +68,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<'_, S> {
         let (started, in_progress) = (copy.started, copy.copy);
         // Tags of our own alert mail, if this copy is one (verified later).
         let loop_tags = self
-            .sensor
+            .st
+            .settings
             .alerts
             .as_ref()
             .map(|_| crate::alerts::looptag::find(&copy.data.bytes))
@@ -104,7 +105,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<'_, S> {
             .reply("354 End data with <CR><LF>.<CR><LF>")
             .await?;
         self.conn.flush().await?;
-        let cfg = &self.sensor.config;
+        let cfg = &self.st.settings.config;
         let timeout = Duration::from_secs(cfg.data_timeout_secs);
         let read = self.conn.read_data(
             cfg.max_message_size,
@@ -170,8 +171,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<'_, S> {
     /// small copy with a local store, else on the blocking pool; `None` if
     /// it panicked.
     async fn ingest(&self, data: super::conn::Data, env: Envelope) -> Option<Record> {
-        let opts = self.sensor.extract_options(self.st.peer.ip());
-        let cfg = Arc::clone(&self.sensor.analysis);
+        let opts = self.st.settings.extract_options(self.st.peer.ip());
+        let cfg = Arc::clone(&self.st.settings.analysis);
         let history = self.sensor.store.clone();
         // The spool permit stays in `data` until the work is done.
         let inline = data.bytes.len() <= INLINE_PARSE_MAX && history.reads_are_local();
@@ -198,7 +199,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<'_, S> {
         let uid = record.uid.clone();
         let line = tracing::enabled!(Level::INFO).then(|| LogLine::of(&record));
         // Only a flagged record costs a summary; it is queued after the commit.
-        let alert = sensor
+        let alert = self
+            .st
+            .settings
             .alerts
             .as_ref()
             .filter(|a| a.wants(&record) && !a.is_own_alert(loop_tags, &record))

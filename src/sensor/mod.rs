@@ -44,27 +44,54 @@ pub const REFUSED_LOG_EVERY: std::time::Duration = std::time::Duration::from_sec
 /// Addresses whose refusals are logged one by one (beyond: one shared line).
 pub const REFUSED_LOG_ADDRESSES: usize = 4096;
 
-/// State shared by every session.
-pub struct Sensor {
-    /// `[sensor]` configuration.
+/// What a session works with that a reload may replace ([`crate::reload`]):
+/// taken when a connection is accepted and again at each EHLO and each new
+/// transaction, so a copy being received finishes with the settings it
+/// started with.
+#[derive(Clone)]
+pub struct Settings {
+    /// `[sensor]` configuration (`listen`, `max_sessions` and `spool_mb`
+    /// are read once, at start).
     pub config: SensorConfig,
     /// Name in greetings.
     pub hostname: String,
     /// STARTTLS, if configured.
     pub tls: Option<TlsAcceptor>,
-    /// Where records go.
-    pub store: Store,
-    /// Publishes each stored record to NATS JetStream (`[export]`), if on.
-    pub exporter: Option<crate::export::Exporter>,
     /// Extraction settings (trusted authserv-ids, caps).
     pub extract: extract::ExtractOptions,
-    /// Memory for messages in flight, in KiB permits.
-    pub spool: Arc<Semaphore>,
     /// Threat alerts for stored records, when `[alerts]` is enabled.
     pub alerts: Option<alerts::Alerts>,
     /// `[analysis]`: what every stored record is analysed against
     /// (default: no organisation domains, no protected names).
     pub analysis: Arc<AnalysisConfig>,
+    /// What the alert tasks were started with ([`setup`]): they are
+    /// restarted by a reload only when it changes.
+    pub alerts_key: String,
+}
+
+impl Settings {
+    /// The extraction settings for a copy delivered by `ip` (see
+    /// [`extract_options_for`]).
+    pub fn extract_options(&self, ip: IpAddr) -> extract::ExtractOptions {
+        extract_options_for(&self.extract, &self.config.sealed_gateways, ip)
+    }
+
+    fn allowed(&self, ip: IpAddr) -> bool {
+        self.config.allow.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// State shared by every session.
+pub struct Sensor {
+    /// Where records go.
+    pub store: Store,
+    /// Publishes each stored record to NATS JetStream (`[export]`), if on.
+    pub exporter: Option<crate::export::Exporter>,
+    /// Memory for messages in flight, in KiB permits.
+    pub spool: Arc<Semaphore>,
+    /// The spool's size in octets (`spool_mb` at start).
+    pub spool_bytes: usize,
+    settings: crate::swap::Swap<Settings>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     refused_log: crate::loglimit::LogLimiter<IpAddr>,
 }
@@ -78,47 +105,60 @@ impl Sensor {
         store: Store,
         extract: extract::ExtractOptions,
     ) -> Self {
-        let spool = Arc::new(Semaphore::new(
-            config
-                .spool_mb
-                .saturating_mul(1024)
-                .min(Semaphore::MAX_PERMITS),
-        ));
-        Sensor {
-            spool,
+        let settings = Settings {
             config,
             hostname,
             tls,
-            store,
-            exporter: None,
             extract,
             alerts: None,
             analysis: Arc::new(AnalysisConfig::default()),
+            alerts_key: String::new(),
+        };
+        Sensor::with_settings(store, settings)
+    }
+
+    /// Shared state over `store` with `settings` (the spool sized by their
+    /// `spool_mb`).
+    pub fn with_settings(store: Store, settings: Settings) -> Self {
+        let kib = settings.config.spool_mb.saturating_mul(1024);
+        let spool = Arc::new(Semaphore::new(kib.min(Semaphore::MAX_PERMITS)));
+        Sensor {
+            spool,
+            spool_bytes: kib.saturating_mul(1024),
+            store,
+            exporter: None,
+            settings: crate::swap::Swap::new(settings),
             per_ip: Mutex::new(HashMap::new()),
             refused_log: crate::loglimit::LogLimiter::new(REFUSED_LOG_EVERY, REFUSED_LOG_ADDRESSES),
         }
     }
 
     /// The same sensor, handing flagged records to `alerts`.
-    pub fn with_alerts(mut self, alerts: Option<alerts::Alerts>) -> Self {
-        self.alerts = alerts;
-        self
+    pub fn with_alerts(self, alerts: Option<alerts::Alerts>) -> Self {
+        self.change(|s| s.alerts = alerts)
     }
 
     /// The same sensor analysing records against `analysis`.
-    pub fn with_analysis(mut self, analysis: AnalysisConfig) -> Self {
-        self.analysis = Arc::new(analysis);
+    pub fn with_analysis(self, analysis: AnalysisConfig) -> Self {
+        self.change(|s| s.analysis = Arc::new(analysis))
+    }
+
+    fn change(self, f: impl FnOnce(&mut Settings)) -> Self {
+        let mut s = Settings::clone(&self.settings.load());
+        f(&mut s);
+        self.settings.store(Arc::new(s));
         self
     }
 
-    /// The extraction settings for a copy delivered by `ip` (see
-    /// [`extract_options_for`]).
-    pub fn extract_options(&self, ip: IpAddr) -> extract::ExtractOptions {
-        extract_options_for(&self.extract, &self.config.sealed_gateways, ip)
+    /// The settings in force now.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.load()
     }
 
-    fn allowed(&self, ip: IpAddr) -> bool {
-        self.config.allow.iter().any(|n| n.contains(&ip))
+    /// Puts `settings` in force for new sessions and transactions; returns
+    /// the previous ones (sessions that took them keep them).
+    pub fn replace(&self, settings: Settings) -> Arc<Settings> {
+        self.settings.store(Arc::new(settings))
     }
 
     /// Counts a connection refused by the allowlist and logs it, rate
@@ -133,11 +173,12 @@ impl Sensor {
         }
     }
 
-    /// Takes a per-IP slot; None if the address is at its cap.
-    fn claim(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+    /// Takes a per-IP slot (at most `cap` per address); None if the
+    /// address is at its cap.
+    fn claim(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Option<IpSlot> {
         let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         let n = map.entry(ip).or_insert(0);
-        if *n >= self.config.max_sessions_per_ip {
+        if *n >= cap {
             return None;
         }
         *n += 1;
@@ -211,7 +252,7 @@ pub async fn run(
     sensor: Arc<Sensor>,
     shutdown: impl Future,
 ) -> io::Result<()> {
-    let sessions = Arc::new(Semaphore::new(sensor.config.max_sessions));
+    let sessions = Arc::new(Semaphore::new(sensor.settings().config.max_sessions));
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -263,7 +304,8 @@ async fn refuse(stream: TcpStream, reply: &str) -> io::Result<()> {
 
 async fn connection(stream: TcpStream, peer: SocketAddr, sensor: &Arc<Sensor>) -> io::Result<()> {
     let ip = peer.ip().to_canonical();
-    if !sensor.allowed(ip) {
+    let settings = sensor.settings();
+    if !settings.allowed(ip) {
         sensor.log_refused(ip);
         return refuse(
             stream,
@@ -271,23 +313,24 @@ async fn connection(stream: TcpStream, peer: SocketAddr, sensor: &Arc<Sensor>) -
         )
         .await;
     }
-    let Some(_slot) = sensor.claim(ip) else {
+    let Some(_slot) = sensor.claim(ip, settings.config.max_sessions_per_ip) else {
         return refuse(stream, "421 4.7.0 Too many connections from your address").await;
     };
     metrics::counter!(crate::metrics::SENSOR_SESSIONS).increment(1);
-    let idle = std::time::Duration::from_secs(sensor.config.idle_timeout_secs);
+    let idle = std::time::Duration::from_secs(settings.config.idle_timeout_secs);
+    let greeting = format!("220 {} ESMTP authsense sensor", settings.hostname);
     let mut plain = Handler {
         conn: Conn::new(stream).with_write_timeout(idle),
-        st: SessionState::new(peer),
+        st: SessionState::new(peer, settings),
         sensor,
     };
-    let greeting = format!("220 {} ESMTP authsense sensor", sensor.hostname);
     plain.conn.reply(&greeting).await?;
     if let Next::Quit = plain.run().await? {
         return Ok(());
     }
     let Handler { conn, mut st, .. } = plain;
-    let Some(acceptor) = sensor.tls.clone() else {
+    // The acceptor of the settings that offered STARTTLS to this session.
+    let Some(acceptor) = st.settings.tls.clone() else {
         return Ok(());
     };
     let tls = tokio::time::timeout(idle, acceptor.accept(conn.into_inner()))

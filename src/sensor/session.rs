@@ -6,12 +6,13 @@
 //! (421); a copy being received is finished first.
 
 use super::conn::{Conn, Line};
-use super::Sensor;
+use super::{Sensor, Settings};
 use crate::store::CopyInProgress;
 use smtp_proto::{Error as ProtoError, Request};
 use std::{
     io,
     net::SocketAddr,
+    sync::Arc,
     time::{Duration, Instant},
 };
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -61,17 +62,21 @@ pub struct SessionState {
     pub tx: Option<Transaction>,
     /// When the connection was accepted.
     pub started: Instant,
+    /// The sensor's settings this session works with: those in force at
+    /// accept, taken again at each EHLO/HELO and each new transaction.
+    pub settings: Arc<Settings>,
 }
 
 impl SessionState {
-    /// A new session from `peer`.
-    pub fn new(peer: SocketAddr) -> Self {
+    /// A new session from `peer`, with the settings in force.
+    pub fn new(peer: SocketAddr, settings: Arc<Settings>) -> Self {
         SessionState {
             peer,
             helo: None,
             tls: None,
             tx: None,
             started: Instant::now(),
+            settings,
         }
     }
 
@@ -99,8 +104,8 @@ pub struct Handler<'a, S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Handler<'_, S> {
     /// Serves commands until QUIT, STARTTLS or an I/O error.
     pub async fn run(&mut self) -> io::Result<Next> {
-        let idle = Duration::from_secs(self.sensor.config.idle_timeout_secs);
-        let limit = self.sensor.config.session_timeout_secs;
+        let idle = Duration::from_secs(self.st.settings.config.idle_timeout_secs);
+        let limit = self.st.settings.config.session_timeout_secs;
         let end = (limit > 0).then(|| self.st.started + Duration::from_secs(limit));
         loop {
             let left = end.map_or(idle, |end| end.saturating_duration_since(Instant::now()));
@@ -170,7 +175,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<'_, S> {
     async fn starttls(&mut self) -> io::Result<Option<Next>> {
         if self.st.tls.is_some() {
             self.conn.reply("503 5.5.1 TLS already active").await?;
-        } else if self.sensor.tls.is_none() {
+        } else if self.st.settings.tls.is_none() {
             self.conn.reply("502 5.5.1 STARTTLS not available").await?;
         } else {
             self.conn.reply("220 2.0.0 Ready to start TLS").await?;
@@ -183,20 +188,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<'_, S> {
     async fn ehlo(&mut self, host: &str, extended: bool) -> io::Result<()> {
         self.st.helo = Some(host.to_string());
         self.st.tx = None;
-        let sensor = self.sensor;
-        let name = &sensor.hostname;
+        self.st.settings = self.sensor.settings();
+        let set = Arc::clone(&self.st.settings);
+        let name = &set.hostname;
         if !extended {
             return self.conn.reply(&format!("250 {name}")).await;
         }
         let mut lines = vec![
             name.to_string(),
             "PIPELINING".into(),
-            format!("SIZE {}", sensor.config.max_message_size),
+            format!("SIZE {}", set.config.max_message_size),
             "8BITMIME".into(),
             "SMTPUTF8".into(),
             "ENHANCEDSTATUSCODES".into(),
         ];
-        if sensor.tls.is_some() && self.st.tls.is_none() {
+        if set.tls.is_some() && self.st.tls.is_none() {
             lines.push("STARTTLS".into());
         }
         let last = lines.len() - 1;
@@ -212,13 +218,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<'_, S> {
         if st.helo.is_none() {
             return "503 5.5.1 Send EHLO or HELO first".into();
         }
-        if sensor.config.require_tls && st.tls.is_none() {
-            return "530 5.7.0 Must issue a STARTTLS command first".into();
-        }
         if st.tx.is_some() {
             return "503 5.5.1 Nested MAIL command".into();
         }
-        if size > sensor.config.max_message_size {
+        // A new transaction: the settings in force, kept until it ends.
+        st.settings = sensor.settings();
+        let cfg = &st.settings.config;
+        if cfg.require_tls && st.tls.is_none() {
+            return "530 5.7.0 Must issue a STARTTLS command first".into();
+        }
+        if size > cfg.max_message_size {
             return "552 5.3.4 Message size exceeds fixed maximum message size".into();
         }
         // A declared size is reserved now (KiB permits): if the spool cannot
@@ -247,7 +256,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<'_, S> {
         let Some(tx) = self.st.tx.as_mut() else {
             return "503 5.5.1 Need MAIL before RCPT";
         };
-        if tx.rcpt_to.len() >= self.sensor.config.max_recipients {
+        if tx.rcpt_to.len() >= self.st.settings.config.max_recipients {
             return "452 4.5.3 Too many recipients";
         }
         tx.rcpt_to.push(to.to_string());

@@ -2,7 +2,7 @@
 //! authserv-ids, TLS, the store, the `[analysis]` settings and the alert
 //! tasks (`[alerts]`).
 
-use super::{tls, Sensor};
+use super::{tls, Sensor, Settings};
 use crate::config::Config;
 use crate::ingest::extract::ExtractOptions;
 use crate::store::{Store, StoreError, StoreLocation, StoreOptions};
@@ -39,6 +39,74 @@ pub fn build_with(
     open: impl FnOnce(&StoreLocation, StoreOptions) -> Result<Store, StoreError>,
 ) -> Result<Built, String> {
     bound_heap();
+    // Everything is checked before the store is opened (and maybe created).
+    let (mut settings, self_signed_pem) = settings_of(cfg, None)?;
+    let store = open(&cfg.store.location(), store_options(cfg)).map_err(|e| e.to_string())?;
+    let (alerts, running) = match start_alerts(cfg, &store, &settings.hostname)? {
+        Some((a, r)) => (Some(a), Some(r)),
+        None => (None, None),
+    };
+    settings.alerts = alerts;
+    let mut sensor = Sensor::with_settings(store, settings);
+    sensor.exporter = crate::export::Exporter::start(&cfg.export)?;
+    Ok(Built {
+        sensor: Arc::new(sensor),
+        self_signed_pem,
+        alerts: running,
+    })
+}
+
+/// The sensor settings a reload puts in force, and the alert tasks started
+/// for them (their settings changed; the old tasks are to be retired once
+/// the new settings are in force).
+pub struct Reloaded {
+    /// The new settings.
+    pub settings: Settings,
+    /// New alert tasks; `None`: the running ones go on (or none run).
+    pub started: Option<Option<crate::alerts::Running>>,
+}
+
+/// The settings of `cfg` for the running `sensor`, checked as at start-up
+/// (and `max_message_size` against the spool it started with); the alert
+/// tasks are restarted only if `[alerts]` or what they use changed.
+///
+/// # Errors
+/// As at start-up; nothing is started then.
+pub fn reload(cfg: &Config, sensor: &Sensor) -> Result<Reloaded, String> {
+    let old = sensor.settings();
+    let (mut settings, _) = settings_of(cfg, Some(&old))?;
+    if cfg.sensor.max_message_size > sensor.spool_bytes {
+        return Err(format!(
+            "[sensor] max_message_size = {} octets is larger than the spool this sensor \
+             started with ({} octets; spool_mb changes only with a restart)",
+            cfg.sensor.max_message_size, sensor.spool_bytes
+        ));
+    }
+    if settings.alerts_key == old.alerts_key {
+        settings.alerts.clone_from(&old.alerts);
+        return Ok(Reloaded {
+            settings,
+            started: None,
+        });
+    }
+    let (alerts, running) = match start_alerts(cfg, &sensor.store, &settings.hostname)? {
+        Some((a, r)) => (Some(a), Some(r)),
+        None => (None, None),
+    };
+    settings.alerts = alerts;
+    Ok(Reloaded {
+        settings,
+        started: Some(running),
+    })
+}
+
+/// The per-session settings of `cfg`, checked (and files read) as at
+/// start-up, and the PEM of a self-signed certificate if one was made. A
+/// self-signed certificate already in `previous` is kept.
+fn settings_of(
+    cfg: &Config,
+    previous: Option<&Settings>,
+) -> Result<(Settings, Option<String>), String> {
     let sc = &cfg.sensor;
     if sc.spool_mb.saturating_mul(1 << 20) < sc.max_message_size {
         // A copy that can never fit would be deferred (452) until the
@@ -51,32 +119,50 @@ pub fn build_with(
         ));
     }
     let hostname = sc.hostname.clone().unwrap_or_else(crate::host_name);
-    // Everything is checked before the store is opened (and maybe created).
     let extract = trust_options(cfg)?;
-    let (tls, self_signed_pem) = tls_of(sc, &hostname)?;
-    let store = open(&cfg.store.location(), store_options(cfg)).map_err(|e| e.to_string())?;
-    let started = if cfg.alerts.enabled() {
-        let wiring = crate::alerts::Wiring {
-            org_domains: cfg.analysis.org_domains.clone(),
-            loop_key: alert_loop_key(cfg)?,
-        };
-        crate::alerts::start(&cfg.alerts, store.clone(), &hostname, wiring)?
+    let kept = previous
+        .filter(|p| p.config.self_signed && p.config.tls_cert.is_none() && p.tls.is_some())
+        .and_then(|p| p.tls.clone());
+    let (tls, pem) = match kept {
+        Some(tls) if sc.self_signed && sc.tls_cert.is_none() && sc.tls_key.is_none() => {
+            (Some(tls), None)
+        }
+        _ => tls_of(sc, &hostname)?,
+    };
+    let alerts_key = if cfg.alerts.enabled() {
+        format!(
+            "{:?}|{:?}|{hostname}|{:?}",
+            cfg.alerts, cfg.analysis.org_domains, extract.seal_keys
+        )
     } else {
-        None
+        String::new()
     };
-    let (alerts, running) = match started {
-        Some((a, r)) => (Some(a), Some(r)),
-        None => (None, None),
+    let settings = Settings {
+        config: sc.clone(),
+        hostname,
+        tls,
+        extract,
+        alerts: None,
+        analysis: Arc::new(cfg.analysis.clone()),
+        alerts_key,
     };
-    let mut sensor = Sensor::new(sc.clone(), hostname, tls, store, extract)
-        .with_analysis(cfg.analysis.clone())
-        .with_alerts(alerts);
-    sensor.exporter = crate::export::Exporter::start(&cfg.export)?;
-    Ok(Built {
-        sensor: Arc::new(sensor),
-        self_signed_pem,
-        alerts: running,
-    })
+    Ok((settings, pem))
+}
+
+/// Starts the alert tasks when `[alerts]` is enabled.
+fn start_alerts(
+    cfg: &Config,
+    store: &Store,
+    hostname: &str,
+) -> Result<Option<(crate::alerts::Alerts, crate::alerts::Running)>, String> {
+    if !cfg.alerts.enabled() {
+        return Ok(None);
+    }
+    let wiring = crate::alerts::Wiring {
+        org_domains: cfg.analysis.org_domains.clone(),
+        loop_key: alert_loop_key(cfg)?,
+    };
+    crate::alerts::start(&cfg.alerts, store.clone(), hostname, wiring)
 }
 
 /// What the sensor believes: trusted and sealed authserv-ids (default: the

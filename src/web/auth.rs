@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 /// Passes the request on if no token is configured or it carries
 /// `Authorization: Bearer <token>`; 401 otherwise.
 pub async fn require_token(State(st): State<WebState>, req: Request, next: Next) -> Response {
-    let Some(token) = &st.token else {
+    let access = st.access.load();
+    let Some(token) = &access.token else {
         return next.run(req).await;
     };
     let given = req

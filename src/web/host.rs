@@ -112,11 +112,13 @@ fn host_of(req: &Request) -> Result<String, &'static str> {
 /// Passes the request on if its host is allowed; 421 (400 without one)
 /// otherwise.
 pub async fn require_host(State(st): State<WebState>, req: Request, next: Next) -> Response {
+    let access = st.access.load();
+    let hosts = &access.hosts;
     let host = match host_of(&req) {
-        Ok(h) if st.hosts.allows(&h) => return next.run(req).await,
+        Ok(h) if hosts.allows(&h) => return next.run(req).await,
         Ok(h) => h,
         Err(why) => {
-            refused(&st.hosts, format!("({why})"));
+            refused(hosts, format!("({why})"));
             let body = format!("400 Bad Request: {why}; this server needs exactly one Host\n");
             return (StatusCode::BAD_REQUEST, body).into_response();
         }
@@ -126,7 +128,7 @@ pub async fn require_host(State(st): State<WebState>, req: Request, next: Next) 
         .take(100)
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    refused(&st.hosts, shown.clone());
+    refused(hosts, shown.clone());
     let body = format!(
         "421 Misdirected Request: this server does not answer to Host \"{shown}\" \
          (not in [web] allowed_hosts)\n"

@@ -17,6 +17,7 @@ mod pages;
 pub mod search;
 
 use crate::store::Store;
+use crate::swap::Swap;
 use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -24,16 +25,34 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+/// Who may ask: `[web] token` and the hosts answered, replaced whole by a
+/// reload ([`crate::reload`]); a request is checked against the ones in
+/// force when it arrives.
+pub struct Access {
+    /// `[web] token`.
+    pub token: Option<Arc<str>>,
+    /// The hosts answered (`[web] allowed_hosts` or the defaults for the
+    /// bound address).
+    pub hosts: host::HostCheck,
+}
+
+impl Access {
+    /// The access rules of `cfg` for a server bound to `bound`.
+    pub fn new(cfg: &crate::config::WebConfig, bound: std::net::SocketAddr) -> Access {
+        Access {
+            token: cfg.token.as_deref().map(Arc::from),
+            hosts: host::HostCheck::new(&cfg.allowed_hosts, bound),
+        }
+    }
+}
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct WebState {
     /// The sensor's store (read only).
     pub store: Store,
-    /// `[web] token`.
-    pub token: Option<Arc<str>>,
-    /// The hosts answered (`[web] allowed_hosts` or the defaults for the
-    /// bound address).
-    pub hosts: Arc<host::HostCheck>,
+    /// The token and hosts in force.
+    pub access: Arc<Swap<Access>>,
     /// The Prometheus recorder's handle; `None` answers `/metrics` with 503.
     pub metrics: Option<PrometheusHandle>,
     /// The milter runs in this process (`authsense run`): show its counters.
@@ -41,6 +60,16 @@ pub struct WebState {
     /// The event stream, when export is on: its health is on the status
     /// page.
     pub exporter: Option<crate::export::Exporter>,
+}
+
+/// A web server started by [`spawn`].
+pub struct Web {
+    /// The server task; it ends once `stop` flips.
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The address it is bound to.
+    pub addr: std::net::SocketAddr,
+    /// The access rules a reload replaces.
+    pub access: Arc<Swap<Access>>,
 }
 
 /// The routes, host and token checks included (the host check first).
@@ -108,19 +137,21 @@ pub async fn spawn(
     milter: bool,
     exporter: Option<crate::export::Exporter>,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) -> Option<tokio::task::JoinHandle<std::io::Result<()>>> {
+) -> Option<Web> {
     let listener = listener?;
     let addr = listener.local_addr().unwrap_or(cfg.listen);
+    let access = Arc::new(Swap::new(Access::new(cfg, addr)));
     let state = WebState {
         store,
-        token: cfg.token.as_deref().map(Arc::from),
-        hosts: Arc::new(host::HostCheck::new(&cfg.allowed_hosts, addr)),
+        access: access.clone(),
         metrics: crate::metrics::install(),
         milter,
         exporter,
     };
-    tracing::info!(listen = %addr, token = state.token.is_some(), allowed_hosts = %state.hosts.describe(), "web UI started");
-    Some(tokio::spawn(serve(listener, state, async move {
+    let a = access.load();
+    tracing::info!(listen = %addr, token = a.token.is_some(), allowed_hosts = %a.hosts.describe(), "web UI started");
+    let task = tokio::spawn(serve(listener, state, async move {
         let _ = stop.wait_for(|v| *v).await;
-    })))
+    }));
+    Some(Web { task, addr, access })
 }

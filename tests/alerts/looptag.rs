@@ -81,7 +81,12 @@ async fn own_alert_mail_coming_back_raises_no_alert_but_forgeries_do() {
     // The sensor's own alerter mails an alert, tagged with its key.
     let r = flagged("l-1", "Invoice");
     let id = sensor.store.insert(r.clone()).await.unwrap();
-    sensor.alerts.as_ref().unwrap().notify(Summary::of(&r, id));
+    sensor
+        .settings()
+        .alerts
+        .as_ref()
+        .unwrap()
+        .notify(Summary::of(&r, id));
     let alert = unfold(&exactly(&cap, 1).await.remove(0).data);
     let tag = alert
         .lines()

@@ -80,8 +80,10 @@ pub async fn serve(
     let addr = listener.local_addr().unwrap();
     let state = WebState {
         store,
-        token: token.map(Arc::from),
-        hosts: Arc::new(web::host::HostCheck::new(&[], addr)),
+        access: Arc::new(authsense::swap::Swap::new(web::Access {
+            token: token.map(Arc::from),
+            hosts: web::host::HostCheck::new(&[], addr),
+        })),
         metrics: authsense::metrics::install(),
         milter: false,
         exporter: None,
