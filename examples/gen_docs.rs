@@ -93,7 +93,12 @@ fn man_page(cmd: clap::Command, name: &str, all: &[String], dir: &Path) -> Resul
         .manual("authsense")
         .render(&mut page)
         .map_err(|e| format!("cannot render {name}: {e}"))?;
-    let daemon = ["authsense", "authsense-run", "authsense-milter", "authsense-sensor"];
+    let daemon = [
+        "authsense",
+        "authsense-run",
+        "authsense-milter",
+        "authsense-sensor",
+    ];
     if daemon.contains(&name) {
         page.extend_from_slice(FILES.as_bytes());
     }
