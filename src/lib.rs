@@ -29,8 +29,16 @@ pub mod web;
 
 /// This machine's host name (the default authserv-id).
 pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
+    // gethostname(2) (uname), not /proc/sys/kernel/hostname, which a
+    // hardened unit (ProcSubset=pid) hides.
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; the result is
+    // NUL-terminated when it fits (the last byte stays 0 otherwise).
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(0);
+    Some(&buf[..end])
+        .filter(|_| ok)
+        .and_then(|b| std::str::from_utf8(b).ok())
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".to_string())

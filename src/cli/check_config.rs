@@ -77,7 +77,8 @@ fn process(cfg: &Config) -> Result<String, String> {
 }
 
 fn milter(cfg: &Config) -> Result<String, String> {
-    if let Some(g) = &cfg.milter.socket_group {
+    let unix = matches!(cfg.milter.listen, crate::config::SocketSpec::Unix(_));
+    if let Some(g) = cfg.milter.socket_group.as_ref().filter(|_| unix) {
         crate::process::group_id(g).map_err(|e| format!("socket_group: {e}"))?;
     }
     let auth = crate::auth::Authenticator::new(&cfg.dns)?;

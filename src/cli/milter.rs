@@ -55,7 +55,11 @@ pub async fn milter(args: MilterArgs) -> Result<(), String> {
 pub(super) async fn bind_milter(cfg: &crate::config::Config) -> Result<MilterListener, String> {
     let spec = &cfg.milter.listen;
     let owner = crate::process::target(&cfg.process)?;
+    let unix = matches!(spec, milter::listen::SocketSpec::Unix(_));
     let group = match &cfg.milter.socket_group {
+        // Only a unix socket has a group: an inet milter on a host without
+        // that group (no Postfix) must not fail over it.
+        Some(_) if !unix => None,
         Some(g) => {
             Some(crate::process::group_id(g).map_err(|e| format!("[milter] socket_group: {e}"))?)
         }
