@@ -27,7 +27,8 @@ use authsense::model::{Gateway, Reason, Record, Verdict};
 use authsense::sensor::{self as sensor_mod, setup};
 use authsense::store::{Store, StoreOptions};
 use capture::Capture;
-use common::sensor::{message, tempdir, Client};
+use common::sensor::{message, Client};
+use common::tempdir::TempDir;
 use std::time::{Duration, SystemTime};
 
 /// In the body only: an alert containing it leaked the body.
@@ -58,8 +59,12 @@ fn start(cfg: &Config, store: &Store) -> (alerts::Alerts, alerts::Running) {
         .expect("enabled")
 }
 
-fn store() -> Store {
-    Store::open(&tempdir("alerts").join("a.db"), StoreOptions::default()).unwrap()
+/// A store in a fresh directory (removed when the [`TempDir`] is dropped:
+/// keep it as long as the store).
+fn store() -> (TempDir, Store) {
+    let dir = TempDir::new("alerts");
+    let store = Store::open(&dir.join("a.db"), StoreOptions::default()).unwrap();
+    (dir, store)
 }
 
 /// A record extracted from a lookalike-domain message, then flagged.
@@ -111,7 +116,7 @@ async fn exactly(cap: &Capture, n: usize) -> Vec<capture::Mail> {
 #[tokio::test]
 async fn flagged_record_alerts_once_without_the_body() {
     let cap = Capture::start().await;
-    let store = store();
+    let (_dir, store) = store();
     let (a, _running) = start(&config(&cap, ""), &store);
     let id = stored(&store, &a, flagged("u-1", "Urgent wire transfer")).await;
     let mail = exactly(&cap, 1).await.remove(0);
@@ -153,7 +158,8 @@ async fn flagged_record_alerts_once_without_the_body() {
 async fn sensor_sends_nothing_for_a_clean_copy() {
     let cap = Capture::start().await;
     let mut cfg = config(&cap, "");
-    cfg.store.path = tempdir("alerts-sensor").join("a.db");
+    let dir = TempDir::new("alerts-sensor");
+    cfg.store.path = dir.join("a.db");
     let built = setup::build(&cfg).unwrap();
     let sensor = built.sensor.clone();
     assert!(
@@ -204,7 +210,7 @@ async fn sensor_sends_nothing_for_a_clean_copy() {
 #[tokio::test]
 async fn same_key_alerts_once() {
     let cap = Capture::start().await;
-    let store = store();
+    let (_dir, store) = store();
     let (a, _running) = start(&config(&cap, ""), &store);
     // The same message stored twice and two more copies of the campaign
     // (same sender, From and subject): one alert.
@@ -224,7 +230,7 @@ async fn same_key_alerts_once() {
 #[tokio::test]
 async fn over_the_kind_budget_alerts_go_into_one_digest() {
     let cap = Capture::start().await;
-    let store = store();
+    let (_dir, store) = store();
     // An old config's only key still caps everything: max_per_hour = 4
     // leaves threats half of it.
     let cfg = config(&cap, "max_per_hour = 4\ndigest_interval = \"3s\"\n");
@@ -266,7 +272,7 @@ async fn over_the_kind_budget_alerts_go_into_one_digest() {
 #[tokio::test]
 async fn recipients_are_warned_one_by_one() {
     let cap = Capture::start().await;
-    let store = store();
+    let (_dir, store) = store();
     let cfg = config(&cap, "notify_recipient = true\n");
     let (a, _running) = start(&cfg, &store);
     stored(&store, &a, flagged("u-30", "Shared document")).await;
@@ -294,7 +300,7 @@ async fn recipients_are_warned_one_by_one() {
 
 #[tokio::test]
 async fn disabled_without_relay_or_admin() {
-    let store = store();
+    let (_dir, store) = store();
     for text in [
         "",
         "[alerts]\nrelay = \"127.0.0.1:25\"\n",
@@ -312,7 +318,7 @@ async fn disabled_without_relay_or_admin() {
 #[test]
 fn dedup_claim_is_atomic_across_handles() {
     // Two handles on one file stand for two sensor processes of a fleet.
-    let dir = tempdir("alerts-claim");
+    let dir = TempDir::new("alerts-claim");
     let a = Store::open(&dir.join("a.db"), StoreOptions::default()).unwrap();
     let b = Store::open(&dir.join("a.db"), StoreOptions::default()).unwrap();
     let now = SystemTime::now();

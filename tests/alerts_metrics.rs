@@ -110,7 +110,7 @@ async fn alerts_are_counted_and_a_full_queue_never_waits() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .init();
-    let dir = common::sensor::tempdir("alerts-metrics");
+    let dir = common::tempdir::TempDir::new("alerts-metrics");
     let store = Store::open(&dir.join("a.db"), StoreOptions::default()).unwrap();
 
     // Threat: one sent, one over the threat budget (half of max_per_hour

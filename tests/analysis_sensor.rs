@@ -200,7 +200,6 @@ async fn sensor_stores_analysis_and_cli_prints_it() {
     let journal = String::from_utf8(journal_eml()).unwrap();
     send(&mut c, journal.trim_end_matches("\r\n")).await;
     assert_eq!(&c.cmd("QUIT").await[..3], "221");
-    let dir = s.dir.clone();
     let store = s.stop().await;
 
     let records = store.query(&Filter::default()).unwrap();
@@ -247,7 +246,7 @@ async fn sensor_stores_analysis_and_cli_prints_it() {
     // The CLI prints the same, one JSON object per copy.
     let out = Command::new(env!("CARGO_BIN_EXE_authsense"))
         .args(["messages", "--json", "--db"])
-        .arg(dir.join("authsense.db"))
+        .arg(store.dir.join("authsense.db"))
         .output()
         .unwrap();
     assert!(
@@ -281,5 +280,4 @@ async fn sensor_stores_analysis_and_cli_prints_it() {
         orig["journal"]["report_rcptto"][0],
         "journal@archive.example"
     );
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{dns::FakeDns, spf_zone};
+use common::{dns::FakeDns, spf_zone, tempdir::TempDir};
 use std::{
     io::Write,
     os::unix::fs::{FileTypeExt, PermissionsExt},
@@ -18,11 +18,8 @@ fn authsense() -> Command {
     c
 }
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("authsense-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn tmp(name: &str) -> TempDir {
+    TempDir::new(&format!("cli-{name}"))
 }
 
 #[tokio::test]

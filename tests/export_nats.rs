@@ -10,8 +10,9 @@ mod common;
 use authsense::config::Config;
 use authsense::export::consume::{from_stream, StreamSource};
 use common::sensor::{message, Client, TestSensor};
+use common::tempdir::TempDir;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -117,8 +118,8 @@ async fn consume_all(port: u16) -> Vec<String> {
         .collect()
 }
 
-fn dir(tag: &str) -> PathBuf {
-    common::sensor::tempdir(tag)
+fn dir(tag: &str) -> TempDir {
+    TempDir::new(tag)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

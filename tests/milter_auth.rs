@@ -9,7 +9,7 @@
 mod common;
 
 use authsense::config::{Config, Method};
-use common::{config_for, dns::FakeDns, dns::Rec, spf_zone, TestMilter};
+use common::{config_for, dns::FakeDns, dns::Rec, spf_zone, tempdir::TempDir, TestMilter};
 use indymilter_test::{
     Actions, EomAction, EomActions, MacroStage, ProtoOpts, Status, TestConnection,
 };
@@ -253,8 +253,7 @@ async fn default_x_agari_is_the_guides_header_next_to_the_full_ar() {
 async fn check_message_prints_the_full_stamp() {
     let (zone, raw) = signed();
     let dns = FakeDns::start(zone).await;
-    let dir = std::env::temp_dir().join(format!("authsense-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("check");
     let eml = dir.join("signed.eml");
     // Stored with LF line endings, as files usually are.
     std::fs::write(&eml, raw.replace("\r\n", "\n")).unwrap();
@@ -371,8 +370,7 @@ async fn arc_seal_adds_a_set_that_verifies() {
         )),
     );
     let dns = FakeDns::start(zone).await;
-    let dir = std::env::temp_dir().join(format!("authsense-arc-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("arc");
     let pem = format!(
         "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
         base64(&pkcs8)

@@ -5,10 +5,11 @@
 //! and root for `postfix check`; without them the Postfix part is skipped
 //! with a message, the output checks still run.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+#[path = "common/tempdir.rs"]
+mod tempdir;
+
+use std::{path::Path, process::Command};
+use tempdir::TempDir;
 
 fn authsense(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_authsense"))
@@ -38,10 +39,10 @@ fn have_postfix() -> bool {
     true
 }
 
-/// A private instance in DIR/conf with the generated lines appended.
-fn instance(name: &str, generated: &str) -> PathBuf {
-    let base = std::env::temp_dir().join(format!("authsense-pfc-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
+/// A private instance in DIR/conf with the generated lines appended
+/// (DIR is removed when the returned [`TempDir`] is dropped).
+fn instance(name: &str, generated: &str) -> TempDir {
+    let base = TempDir::new(&format!("pfc-{name}"));
     for d in ["conf", "queue", "data"] {
         std::fs::create_dir_all(base.join(d)).unwrap();
     }
@@ -223,7 +224,6 @@ fn postfix_accepts_the_output() {
         }
         if *name == "milter-only" {
             assert!(!out.contains("recipient_bcc_maps"), "{out}");
-            let _ = std::fs::remove_dir_all(&base);
             continue;
         }
         assert_eq!(
@@ -272,6 +272,5 @@ fn postfix_accepts_the_output() {
             .collect();
             assert_eq!(seen, want, "60 picks should show every rotation");
         }
-        let _ = std::fs::remove_dir_all(&base);
     }
 }

@@ -173,7 +173,7 @@ async fn require_tls_refuses_plaintext_mail() {
     let r = c.cmd("MAIL FROM:<bounce@gw.example.com>").await;
     assert!(r.starts_with("530 5.7.0"), "{r}");
     c.cmd("QUIT").await;
-    assert!(all(&s.stop().await).is_empty());
+    assert!(all(&s.stop().await.store).is_empty());
 }
 
 #[tokio::test]
@@ -243,7 +243,7 @@ async fn oversize_is_refused_without_ending_the_session() {
     c.send("Subject: small\r\n\r\nok\r\n.\r\n").await;
     assert_eq!(&c.reply().await[..3], "250");
     c.cmd("QUIT").await;
-    let recs = all(&s.stop().await);
+    let recs = all(&s.stop().await.store);
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].subject.as_deref(), Some("small"));
 }
@@ -259,7 +259,7 @@ async fn bare_lf_nul_and_8bit_are_tolerated_and_counted() {
     let r = c.reply().await;
     assert_eq!(&r[..3], "250", "{r}");
     c.cmd("QUIT").await;
-    let recs = all(&s.stop().await);
+    let recs = all(&s.stop().await.store);
     assert_eq!(recs.len(), 1);
     let a = &recs[0].anomalies;
     assert!(a.bare_lf >= 3, "{a:?}");
@@ -287,7 +287,7 @@ async fn many_recipients_and_the_cap() {
     c.send(&format!("{}.\r\n", message(XA, "many"))).await;
     assert_eq!(&c.reply().await[..3], "250");
     c.cmd("QUIT").await;
-    let recs = all(&s.stop().await);
+    let recs = all(&s.stop().await.store);
     assert_eq!(recs[0].rcptto.len(), 150);
 }
 
@@ -360,7 +360,7 @@ async fn store_failure_answers_451_and_never_5xx() {
     // The session is still usable.
     assert_eq!(&c.cmd("NOOP").await[..3], "250");
     c.cmd("QUIT").await;
-    assert_eq!(all(&s.stop().await).len(), stored);
+    assert_eq!(all(&s.stop().await.store).len(), stored);
 }
 
 #[tokio::test]
@@ -389,7 +389,7 @@ async fn swaks_plain_pipelined_and_tls() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "swaks {extra:?} failed: {text}");
     }
-    let recs = all(&s.stop().await);
+    let recs = all(&s.stop().await.store);
     assert_eq!(recs.len(), 3);
     assert_eq!(recs.iter().filter(|r| r.gateway.tls).count(), 1);
     for r in &recs {
@@ -429,7 +429,7 @@ async fn full_spool_defers_with_452_and_recovers() {
     assert_eq!(&b.reply().await[..3], "250");
     b.cmd("QUIT").await;
     a.cmd("QUIT").await;
-    assert_eq!(all(&s.stop().await).len(), 1);
+    assert_eq!(all(&s.stop().await.store).len(), 1);
 }
 
 #[tokio::test]

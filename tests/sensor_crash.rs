@@ -10,7 +10,8 @@
 mod common;
 
 use authsense::store::{Filter, Store, StoreOptions};
-use common::sensor::{tempdir, Client};
+use common::sensor::Client;
+use common::tempdir::TempDir;
 use std::{
     collections::{HashMap, HashSet},
     net::SocketAddr,
@@ -160,7 +161,7 @@ async fn random_kill_9_loses_and_duplicates_nothing() {
         });
     println!("kill schedule seed {seed} (AUTHSENSE_CRASH_SEED={seed} replays it)");
     let mut rng = Rng(seed);
-    let dir = tempdir("crash");
+    let dir = TempDir::new("crash");
     let db = dir.join("authsense.db");
     let port = low_port();
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
@@ -249,7 +250,6 @@ async fn random_kill_9_loses_and_duplicates_nothing() {
         "{extra} stored copies were never sent"
     );
     store.close().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The real binary listens with a queue of pending connections as deep as
@@ -258,7 +258,7 @@ async fn random_kill_9_loses_and_duplicates_nothing() {
 /// not dropped. `ss` shows a listening socket's queue limit as Send-Q.
 #[tokio::test]
 async fn listen_queue_is_as_deep_as_max_sessions() {
-    let dir = tempdir("listen-queue");
+    let dir = TempDir::new("listen-queue");
     // An ephemeral port, never one of low_port()'s: this test runs beside the
     // kill test, which must own its port (a sensor of ours on it would take
     // its copies into another database).
@@ -285,5 +285,4 @@ async fn listen_queue_is_as_deep_as_max_sessions() {
         send_q >= 1024.min(somaxconn),
         "listen queue {send_q}, want >= min(1024, somaxconn {somaxconn})"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }

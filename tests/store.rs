@@ -12,6 +12,8 @@ mod durability;
 mod fixtures;
 #[path = "store/migrate.rs"]
 mod migrate;
+#[path = "common/tempdir.rs"]
+mod tempdir;
 #[path = "store/visibility.rs"]
 mod visibility;
 

@@ -8,7 +8,8 @@ mod http;
 
 use authsense::config::Config;
 use authsense::model::{AuthSource, MethodInfo, Record, Verdict};
-use common::sensor::{tempdir, TestSensor};
+use common::sensor::TestSensor;
+use common::tempdir::TempDir;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -99,7 +100,7 @@ fn sigterm_and_wait(mut child: Child) -> Option<i32> {
 
 #[tokio::test]
 async fn sensor_serves_the_web_on_the_flag_address_and_stops_with_it() {
-    let dir = tempdir("web-cli");
+    let dir = TempDir::new("web-cli");
     let (child, lines) = spawn_sensor(&dir, &["--web", "127.0.0.1:0"]);
     let line = lines
         .iter()

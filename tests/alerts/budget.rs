@@ -15,7 +15,7 @@ fn rcpts(all: &[Mail]) -> Vec<String> {
 #[tokio::test]
 async fn junk_from_one_domain_does_not_silence_another_domains_alert() {
     let cap = Capture::start().await;
-    let store = store();
+    let (_dir, store) = store();
     let cfg = config(
         &cap,
         "per_domain_per_hour = 2\nthreat_per_hour = 20\ndigest_interval = \"3s\"\n",
@@ -64,7 +64,7 @@ async fn junk_from_one_domain_does_not_silence_another_domains_alert() {
 #[tokio::test]
 async fn warnings_go_only_to_envelope_recipients_inside_the_organisation() {
     let cap = Capture::start().await;
-    let store = store();
+    let (_dir, store) = store();
     let (a, _running) = start(&config(&cap, "notify_recipient = true\n"), &store);
     let mut r = flagged("w-1", "Shared document");
     r.rcptto = vec![
@@ -111,7 +111,7 @@ async fn warnings_go_only_to_envelope_recipients_inside_the_organisation() {
 #[tokio::test]
 async fn a_later_copy_still_warns_recipients_the_first_did_not_reach() {
     let cap = Capture::start().await;
-    let store = store();
+    let (_dir, store) = store();
     let (a, _running) = start(&config(&cap, "notify_recipient = true\n"), &store);
     let mut r = flagged("c-1", "Campaign");
     r.rcptto = vec!["bob@example.com".into()];

@@ -38,7 +38,7 @@ async fn copy(store: &Store, uid: &str, gateway: &str, at: SystemTime, trusted: 
 #[tokio::test]
 async fn silent_gateway_alerts_once_then_rearms() {
     let cap = Capture::start().await;
-    let store = store();
+    let (_dir, store) = store();
     let cfg = config(&cap, "gateway_silence = \"1h\"\n").alerts;
     let ctx = Context::new(&cfg, store.clone(), "sensor.test", &super::wiring()).unwrap();
     let t0 = SystemTime::now() - Duration::from_secs(6 * 3600);
@@ -83,7 +83,7 @@ async fn silent_gateway_alerts_once_then_rearms() {
 #[tokio::test]
 async fn health_alerts_over_their_budget_go_into_the_health_digest() {
     let cap = Capture::start().await;
-    let store = store();
+    let (_dir, store) = store();
     let cfg = config(&cap, "gateway_silence = \"1h\"\nhealth_per_hour = 1\n").alerts;
     let ctx = Context::new(&cfg, store.clone(), "sensor.test", &super::wiring()).unwrap();
     let t0 = SystemTime::now() - Duration::from_secs(6 * 3600);
@@ -116,7 +116,7 @@ async fn health_alerts_over_their_budget_go_into_the_health_digest() {
 #[tokio::test]
 async fn stamp_health_alerts_once_then_rearms() {
     let cap = Capture::start().await;
-    let store = store();
+    let (_dir, store) = store();
     let extra = "stamp_health_min_share = 0.5\nstamp_health_window = \"1h\"\n\
                  stamp_health_min_copies = 4\ngateway_silence = \"0s\"\n";
     let cfg = config(&cap, extra).alerts;
@@ -162,7 +162,8 @@ async fn stamp_health_alerts_once_then_rearms() {
 async fn checker_started_with_the_sensor_alerts_after_the_silence() {
     let cap = Capture::start().await;
     let mut cfg = config(&cap, "gateway_silence = \"2s\"\n");
-    cfg.store.path = common_dir().join("a.db");
+    let dir = super::common::tempdir::TempDir::new("alerts-health");
+    cfg.store.path = dir.join("a.db");
     let built = setup::build(&cfg).unwrap();
     let store = built.sensor.store.clone();
     copy(&store, "r-1", "192.0.2.25", SystemTime::now(), true).await;
@@ -175,8 +176,4 @@ async fn checker_started_with_the_sensor_alerts_after_the_silence() {
     assert!(cap.all()[0].subject().contains("gateway 192.0.2.25 silent"));
     drop(built.sensor);
     built.alerts.unwrap().finish(Duration::from_secs(5)).await;
-}
-
-fn common_dir() -> std::path::PathBuf {
-    super::common::sensor::tempdir("alerts-health")
 }

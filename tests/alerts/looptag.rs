@@ -7,7 +7,8 @@
 //! thing that can keep an alert back is the tag.
 
 use super::capture::Capture;
-use super::common::sensor::{tempdir, Client};
+use super::common::sensor::Client;
+use super::common::tempdir::TempDir;
 use super::{exactly, flagged};
 use authsense::alerts::Summary;
 use authsense::config::Config;
@@ -68,7 +69,8 @@ async fn own_alert_mail_coming_back_raises_no_alert_but_forgeries_do() {
         cap.relay()
     ))
     .unwrap();
-    cfg.store.path = tempdir("alerts-loop").join("a.db");
+    let dir = TempDir::new("alerts-loop");
+    cfg.store.path = dir.join("a.db");
     let built = setup::build(&cfg).unwrap();
     let sensor = built.sensor.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod dns;
 pub mod log;
 pub mod sensor;
+pub mod tempdir;
 
 use authsense::{
     auth::Authenticator,

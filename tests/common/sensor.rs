@@ -2,13 +2,14 @@
 //! and a minimal line-based SMTP client for tests.
 #![allow(dead_code)]
 
+use super::tempdir::TempDir;
 use authsense::{
     config::Config,
     ingest::extract::ExtractOptions,
     sensor::{self, setup, tls, Sensor},
     store::{Store, StoreOptions},
 };
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{
     io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader},
     net::TcpStream,
@@ -16,21 +17,12 @@ use tokio::{
     task::JoinHandle,
 };
 
-/// A fresh directory under the system temp dir.
-pub fn tempdir(tag: &str) -> PathBuf {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let d = std::env::temp_dir().join(format!("authsense-test-{}-{tag}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 pub struct TestSensor {
     pub addr: SocketAddr,
     pub store: Store,
     pub cert_pem: Option<String>,
-    pub dir: PathBuf,
+    /// The store's directory, removed when the sensor is dropped.
+    pub dir: TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -38,7 +30,7 @@ pub struct TestSensor {
 impl TestSensor {
     /// A sensor built from `cfg` (store path forced into a temp dir).
     pub async fn spawn(mut cfg: Config) -> TestSensor {
-        let dir = tempdir("sensor");
+        let dir = TempDir::new("sensor");
         cfg.store.path = dir.join("authsense.db");
         let built = setup::build(&cfg).unwrap();
         Self::start(built.sensor, built.self_signed_pem, dir).await
@@ -46,7 +38,7 @@ impl TestSensor {
 
     /// A sensor over an explicitly opened store (e.g. with a tiny size cap).
     pub async fn with_store(cfg: Config, opts: StoreOptions, self_signed: bool) -> TestSensor {
-        let dir = tempdir("sensor");
+        let dir = TempDir::new("sensor");
         let store = Store::open(&dir.join("authsense.db"), opts).unwrap();
         let (acceptor, pem) = if self_signed {
             let (a, p) = tls::self_signed("sensor.test").unwrap();
@@ -68,7 +60,7 @@ impl TestSensor {
         Self::start(s, pem, dir).await
     }
 
-    async fn start(s: Arc<Sensor>, cert_pem: Option<String>, dir: PathBuf) -> TestSensor {
+    async fn start(s: Arc<Sensor>, cert_pem: Option<String>, dir: TempDir) -> TestSensor {
         // A deep accept queue: the abuse test connects 1,100 sessions within
         // a second (tokio's default backlog is 1,024).
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
@@ -90,10 +82,29 @@ impl TestSensor {
         }
     }
 
-    pub async fn stop(mut self) -> Store {
+    /// Stops the sensor; its store (and directory) stay for the checks.
+    pub async fn stop(mut self) -> Stopped {
         let _ = self.stop.take().unwrap().send(());
         self.task.take().unwrap().await.unwrap().unwrap();
-        self.store.clone()
+        Stopped {
+            store: self.store.clone(),
+            dir: self.dir,
+        }
+    }
+}
+
+/// A stopped [`TestSensor`]'s store, used as a [`Store`]; its directory
+/// is removed when this is dropped.
+pub struct Stopped {
+    pub store: Store,
+    pub dir: TempDir,
+}
+
+impl std::ops::Deref for Stopped {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.store
     }
 }
 

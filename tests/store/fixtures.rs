@@ -7,20 +7,20 @@
 //! server from `postfix-test/pg`): each test creates its own database on that
 //! server and drops it at the end.
 
+use super::tempdir;
 use authsense::model::{
     Anomalies, Attachment, AuthInfo, AuthSource, Gateway, Hop, Mailbox, MethodInfo, Original,
     Record, UrlInfo,
 };
 use authsense::store::Filter;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 /// The PostgreSQL server the suite runs against, if any.
 const PG_ENV: &str = "AUTHSENSE_TEST_PG_URL";
 
-/// A fresh directory under the system temp dir, removed on drop; with
-/// [`PG_ENV`] set, also a fresh database, dropped on drop.
-pub struct TempDir(pub PathBuf, Option<(String, String)>);
+/// A fresh directory under the system temp dir (`tempdir::TempDir`, removed
+/// on drop); with [`PG_ENV`] set, also a fresh database, dropped on drop.
+pub struct TempDir(pub tempdir::TempDir, Option<(String, String)>);
 
 /// Runs a PostgreSQL admin statement on a thread of its own (the
 /// `postgres` crate must not run inside the tests' tokio runtime).
@@ -46,10 +46,7 @@ pub fn skip_on_pg(what: &str) -> bool {
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("authsense-store-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
+        let dir = tempdir::TempDir::new(&format!("store-{name}"));
         let pg = std::env::var(PG_ENV).ok().map(|server| {
             let db = format!(
                 "authsense_t{}_{}",
@@ -97,7 +94,6 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
         if let Some((server, db)) = &self.1 {
             pg_admin(server, format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
         }
