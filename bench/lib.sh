@@ -231,13 +231,3 @@ bench_need_peers() {
     fi
 }
 
-# bench_cpu_ticks PID: user+system CPU of PID (all threads) in clock ticks.
-bench_cpu_ticks() {
-    local pid=$1 stat rest
-    local -a f
-    [[ -n "$pid" && -r /proc/$pid/stat ]] || { echo 0; return; }
-    stat=$(</proc/"$pid"/stat)
-    rest=${stat##*) }
-    read -r -a f <<<"$rest"
-    echo $((f[11] + f[12]))
-}

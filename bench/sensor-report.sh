@@ -5,55 +5,7 @@
 
 # report RESULTS_TSV: markdown table + verdict lines on stdout.
 report() {
-    /usr/bin/python3 - "$1" <<'PY'
-import sys, statistics as st
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-data = {}  # (sink, s, size) -> {round: (n, us, cpu_us)}
-for r, sink, s, size, n, us, cpu in rows:
-    data.setdefault((sink, int(s), int(size)), {})[int(r)] = (int(n), int(us), int(cpu))
-label = {"sink": "(a) smtp-sink", "authsense": "(b) authsense sensor", "aiosmtpd": "(c) aiosmtpd + email",
-         "alt": "(d) authsense, BENCH_ALT_BIN", "null": "(e) null sensor: authsense's server, no work",
-         "discard": "(f) discard sensor: authsense, store keeps nothing"}
-def rng(xs, fmt):
-    xs = sorted(xs)
-    return (fmt % st.median(xs)) + " (" + (fmt % xs[0]) + "–" + (fmt % xs[-1]) + ")"
-def human(b):
-    return "%d KiB" % (b // 1024) if b < 1 << 20 else "%d MiB" % (b >> 20)
-print("| size | sessions | N | sink | msg/s, median (min–max) | MB/s | ratio to smtp-sink, same round | server CPU µs/msg |")
-print("|---:|---:|---:|---|---:|---:|---:|---:|")
-verdict = []
-for size in sorted({k[2] for k in data}):
-    for s in sorted({k[1] for k in data if k[2] == size}):
-        base = data.get(("sink", s, size), {})
-        for sink in ("sink", "authsense", "aiosmtpd", "alt", "null", "discard"):
-            d = data.get((sink, s, size))
-            if not d:
-                continue
-            rates = {r: n * 1e6 / us for r, (n, us, _) in d.items()}
-            ratios = [rates[r] / (base[r][0] * 1e6 / base[r][1]) for r in rates if r in base]
-            cpu = st.mean(c / n for (n, _, c) in d.values())
-            n = "/".join(str(x) for x in sorted({v[0] for v in d.values()}))
-            ratio = "1 (ref)" if sink == "sink" else rng(ratios, "%.2f")
-            print("| %s | %d | %s | %s | %s | %.1f | %s | %.0f |" % (
-                human(size), s, n, label[sink], rng(list(rates.values()), "%.0f"),
-                st.median(rates.values()) * size / 1e6, ratio, cpu))
-            if sink == "authsense" and s == 20 and size <= 1024:
-                m = st.median(ratios)
-                verdict.append("authsense at 20 sessions, %s: median ratio %.2f to smtp-sink "
-                               "(worst round %.2f) → %s the target ≥ 0.8" % (
-                                   human(size), m, min(ratios), "MEETS" if m >= 0.8 else "MISSES"))
-            if sink == "null" and s == 20 and size <= 1024:
-                verdict.append("floor at 20 sessions, %s: the null sensor (the sensor's server doing none of its "
-                               "work) reaches %.2f × smtp-sink (worst round %.2f)" % (human(size), st.median(ratios), min(ratios)))
-            if sink == "discard" and s == 20 and size <= 1024:
-                verdict.append("floor with a free store at 20 sessions, %s: the discard sensor (authsense whose store "
-                               "acknowledges every record without writing it) reaches %.2f × smtp-sink (worst round %.2f, "
-                               "best %.2f); no store can take authsense above it" % (
-                                   human(size), st.median(ratios), min(ratios), max(ratios)))
-print()
-for v in verdict:
-    print("- " + v)
-PY
+    bench_py sensor_table "$1"
 }
 
 # shellcheck disable=SC2034  # FAILED, RSS_* are read by bench/sensor
@@ -73,39 +25,13 @@ rss_test() {
         { cat "$LAB/rss.err" >&2; FAILED=1; say "FAIL: memory test: sensor-flood failed"; return; }
     n=$("$AUTHSENSE_BIN" messages --db "$db" --limit $((RSS_SESSIONS + 1000)) --json | grep -c '"uid"')
     RSS_STORED_DB=$n
-    /usr/bin/python3 - "$RSS_JSON" "$RSS_SESSIONS" "$RSS_LIMIT_MB" "$n" <<'PY' || FAILED=1
-import json, sys
-r = json.load(open(sys.argv[1]))
-want, limit, in_db = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-ok = True
-for cond, what in ((r["stored"] == want, "stored %d of %d sessions" % (r["stored"], want)),
-                   (r["failed"] == 0, "%d sessions failed: %s" % (r["failed"], r["failures"][:3])),
-                   (in_db == want, "the store holds %d records, expected %d" % (in_db, want)),
-                   (r["vmhwm_kib"] < limit * 1024, "peak RSS (VmHWM) %.1f MiB, limit %d MiB" % (r["vmhwm_kib"] / 1024, limit))):
-    print(("ok:   " if cond else "FAIL: ") + what, file=sys.stderr)
-    ok &= cond
-sys.exit(0 if ok else 1)
-PY
+    bench_py sensor_rss check "$RSS_JSON" "$RSS_SESSIONS" "$RSS_LIMIT_MB" "$n" || FAILED=1
 }
 
 # rss_report: markdown for part 2 on stdout.
 rss_report() {
     [[ -s "${RSS_JSON:-}" ]] || { printf 'Memory test: no result.\n'; return; }
-    /usr/bin/python3 - "$RSS_JSON" "$RSS_LIMIT_MB" "$RSS_SPOOL_MB" "$RSS_STORED_DB" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-limit, spool, in_db = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-mib = lambda k: "%.1f MiB" % (k / 1024)
-print("| sessions × size | spool_mb | stored (store count) | attempts | replies by code | peak open sessions | GB streamed | time | peak VmRSS | VmHWM | limit |")
-print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
-print("| %d × %.0f MiB | %d | %d (%d) | %d | %s | %d | %.1f | %.0f s | %s | %s | %d MiB → %s |" % (
-    r["sessions"], r["message_bytes"] / 2**20, spool, r["stored"], in_db, r["attempts"],
-    ", ".join("%s: %d" % kv for kv in r["replies"].items()), r["peak_open_sessions"],
-    r["bytes_streamed"] / 1e9, r["elapsed_s"], mib(r["peak_vmrss_kib"]), mib(r["vmhwm_kib"]),
-    limit, "MEETS" if r["vmhwm_kib"] < limit * 1024 else "MISSES"))
-print()
-print("VmRSS over time (s, MiB): " + ", ".join("%g: %.0f" % (t, v / 1024) for t, v, _ in r["rss_timeline"]))
-PY
+    bench_py sensor_rss table "$RSS_JSON" "$RSS_LIMIT_MB" "$RSS_SPOOL_MB" "$RSS_STORED_DB"
 }
 
 # write_md TABLE RSS_MD T_BENCH ELAPSED: this run's report (bench/results/), on stdout.
