@@ -154,12 +154,25 @@ l_result() { # NAME OK WHY [DETAIL_FILE]
     fi
 }
 
+# lab_scenarios_cleanup: EXIT trap of a scenarios run that brought the lab
+# up: take it down and remove its scratch dir $LAB (lib.sh's
+# lab_remove_scratch), unless LAB_KEEP=1 (then both stay).
+lab_scenarios_cleanup() {
+    local rc=$?
+    trap - EXIT
+    if [[ "${LAB_KEEP:-0}" != 1 ]]; then
+        cmd_down
+        lab_remove_scratch
+    fi
+    exit "$rc"
+}
+
 cmd_scenarios() {
-    local t0=$SECONDS started=0 run entry name ip port helo from rcpt kind i
+    local t0=$SECONDS run entry name ip port helo from rcpt kind i
     [[ $(id -u) -eq 0 ]] || lab_die "must run as root"
     if ! lab_up; then
+        trap lab_scenarios_cleanup EXIT
         cmd_up >/dev/null || { printf 'FAIL setup lab up failed\n0 passed, 1 failed\n'; return 1; }
-        started=1
     fi
     SC=$LAB/scenarios.$$
     mkdir -p "$SC"
@@ -226,8 +239,7 @@ cmd_scenarios() {
         tail -n 20 "$LAB/milter.log"
     fi
     printf '%s passed, %s failed\n' "$L_PASS" "$L_FAIL"
-    if ((started)) && [[ "${LAB_KEEP:-0}" != 1 ]]; then
-        cmd_down
-    fi
+    # A lab this run brought up is taken down (and its scratch dir removed)
+    # by lab_scenarios_cleanup at exit.
     ((L_FAIL == 0))
 }
