@@ -194,7 +194,7 @@ cmd_scenarios() {
     printf '%s\n' "${LAB_CASES[@]}" >"$SC/cases.txt"
     printf '%s\n' "${LAB_DKIM_CASES[@]}" >"$SC/dkim-cases.txt"
     dump_records
-    /usr/bin/python3 "$HERE/lab.d/check.py" cases "$SC" "$run" "$PF" "$DS" "$AUTHSERV_ID" "$BLACKHOLE" "$FOREIGN_ID"
+    lab_py lab_check cases "$SC" "$run" "$PF" "$DS" "$AUTHSERV_ID" "$BLACKHOLE" "$FOREIGN_ID"
     # LAB_XFAIL: scenarios failing because of a known product bug (space-separated
     # names): reported as XFAIL, not counted as failures; XPASS when they pass.
     local x
@@ -214,7 +214,7 @@ cmd_scenarios() {
     wait_queues 300 || echo "queues not empty after 60s" >>"$d"
     srv_self sensor-start a >/dev/null
     dump_records
-    /usr/bin/python3 "$HERE/lab.d/check.py" failover "$SC" "$run" "$FAILOVER_COUNT" "$PF" >>"$d" 2>&1
+    lab_py lab_check failover "$SC" "$run" "$FAILOVER_COUNT" "$PF" >>"$d" 2>&1
     if [[ -s "$d" ]]; then l_result ordered-failover 0 "$(head -n1 "$d")" "$d"; else l_result ordered-failover 1; fi
 
     # 3. load-balanced: LB_COUNT messages, both sensors get a share, none lost or duplicated
@@ -225,7 +225,7 @@ cmd_scenarios() {
     [[ -s "$SC/lb.source" ]] && { echo "smtp-source:"; cat "$SC/lb.source"; } >>"$d"
     wait_queues 900 || echo "queues not empty after 180s" >>"$d"
     dump_records
-    /usr/bin/python3 "$HERE/lab.d/check.py" lb "$SC" "$run" "$LB_COUNT" "$PF" >>"$d" 2>&1
+    lab_py lab_check lb "$SC" "$run" "$LB_COUNT" "$PF" >>"$d" 2>&1
     if grep -q . "$d"; then l_result load-balanced 0 "$(head -n1 "$d")" "$d"; else l_result load-balanced 1; fi
     [[ -f "$SC/lb.split" ]] && cat "$SC/lb.split"
     srv_self mode ordered

@@ -252,13 +252,14 @@ postfix_split_generated() {
         '/^# ===== master.cf/ { m = 1 } { print > (m ? master : main) }' "$1"
 }
 
-# postfix_add_generated BASE ARGS...: `authsense postfix-config ARGS...`
-# (kept in BASE/conf/authsense.generated) appended to BASE's main.cf and
-# master.cf, as an admin would.
+# postfix_add_generated BASE ARGS...: `authsense postfix-config --format
+# files ARGS...` (the main.cf and master.cf sections, for a fresh instance;
+# kept in BASE/conf/authsense.generated) appended to BASE's main.cf and
+# master.cf.
 postfix_add_generated() {
-    local base=$1 conf=$1/conf
+    local conf=$1/conf
     shift
-    "$AUTHSENSE_BIN" postfix-config "$@" >"$conf/authsense.generated" ||
+    "$AUTHSENSE_BIN" postfix-config --format files "$@" >"$conf/authsense.generated" ||
         lab_die "authsense postfix-config failed"
     postfix_split_generated "$conf/authsense.generated" "$conf/main.add" "$conf/master.add"
     cat "$conf/main.add" >>"$conf/main.cf"

@@ -1,10 +1,10 @@
-#!/usr/bin/python3
-"""Checks of postfix-test/lab: the mailbox copy's headers and the sensors' records.
+"""Checks of postfix-test/lab: the mailbox copy's headers and the sensors' records
+(lab.d/scenarios.sh runs them with ``lab_py lab_check ...``).
 
-  check.py cases    SCDIR RUN PF DS AUTHSERV_ID BLACKHOLE FOREIGN_ID  -> SCDIR/check.out
+  lab_check cases    SCDIR RUN PF DS AUTHSERV_ID BLACKHOLE FOREIGN_ID  -> SCDIR/check.out
                     (SCDIR/cases.txt, then the DKIM/DMARC cases of SCDIR/dkim-cases.txt)
-  check.py failover SCDIR RUN COUNT PF     (prints problems; nothing = pass)
-  check.py lb       SCDIR RUN COUNT PF     (prints problems; writes SCDIR/lb.split)
+  lab_check failover SCDIR RUN COUNT PF     (prints problems; nothing = pass)
+  lab_check lb       SCDIR RUN COUNT PF     (prints problems; writes SCDIR/lb.split)
 """
 import email
 import email.policy
@@ -14,9 +14,12 @@ import os
 import re
 import sys
 
+from harness.common import read_jsonl
+
 
 def records(sc):
-    return [json.loads(l) for l in open(os.path.join(sc, "records.jsonl")) if l.strip()]
+    """The records the scenarios dumped (records.jsonl, one per line)."""
+    return read_jsonl(os.path.join(sc, "records.jsonl"))
 
 
 def mailbox_copies(maildir, name):
