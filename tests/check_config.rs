@@ -6,18 +6,22 @@
 //! binary is run as `nobody` through `setpriv` (util-linux), as a service
 //! account would run it.
 
+#[path = "common/tempdir.rs"]
+mod tempdir;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use tempdir::TempDir;
 
-struct Dir(PathBuf);
+/// A test's directory (open to `nobody`) with a `db/` store directory.
+struct Dir(TempDir);
 
 impl Dir {
     fn new(tag: &str) -> Dir {
-        let p = std::env::temp_dir().join(format!("authsense-cc-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
+        let p = TempDir::new(&format!("cc-{tag}"));
         std::fs::create_dir_all(p.join("db")).unwrap();
-        for d in [p.clone(), p.join("db")] {
+        for d in [p.to_path_buf(), p.join("db")] {
             std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
         }
         Dir(p)
@@ -31,9 +35,9 @@ impl Dir {
 }
 
 impl Drop for Dir {
+    /// `db/` writable again, so that the TempDir (dropped next) can empty it.
     fn drop(&mut self) {
         let _ = std::fs::set_permissions(self.0.join("db"), std::fs::Permissions::from_mode(0o755));
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
