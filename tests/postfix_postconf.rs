@@ -7,8 +7,12 @@
 //! printed relative to it (chrooted smtpd), one elsewhere draws a warning.
 //! Needs Postfix (postfix-test/install-deps); skipped with a message without.
 
-use std::path::{Path, PathBuf};
+#[path = "common/tempdir.rs"]
+mod tempdir;
+
+use std::path::Path;
 use std::process::Command;
+use tempdir::TempDir;
 
 const ARGS: [&str; 6] = [
     "--milter",
@@ -48,11 +52,9 @@ fn postconf(conf: &Path, args: &[&str]) -> String {
 }
 
 /// A configuration directory with Debian's stock main.cf and master.cf,
-/// plus what a host typically has already.
-fn stock(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("authsense-pc-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+/// plus what a host typically has already (removed when dropped).
+fn stock(name: &str) -> TempDir {
+    let dir = TempDir::new(&format!("pc-{name}"));
     std::fs::copy("/usr/share/postfix/main.cf.debian", dir.join("main.cf")).unwrap();
     std::fs::copy("/usr/share/postfix/master.cf.dist", dir.join("master.cf")).unwrap();
     postconf(
@@ -157,9 +159,6 @@ fn the_script_merges_once_without_warnings_and_matches_the_files_format() {
     let (a, b) = (ours(&conf), ours(&files));
     assert!(a.len() > 20, "{a:?}");
     assert_eq!(a, b);
-    for d in [conf, files] {
-        let _ = std::fs::remove_dir_all(d);
-    }
 }
 
 #[test]
