@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import types
 
 from harness.common import read_jsonl
 
@@ -43,105 +44,151 @@ def maillog_problems(pf):
     return bad
 
 
+def want(errs, label, got, exp):
+    """Adds "LABEL = GOT, expected EXP" to ERRS unless GOT == EXP."""
+    if got != exp:
+        errs.append("%s = %r, expected %r" % (label, got, exp))
+
+
+def send_failure(sc, name, what):
+    """The FAIL line of a case whose message was not accepted (its .rc is
+    not 0, the end of its .swaks below), or None."""
+    rc = open(os.path.join(sc, name + ".rc")).read().strip()
+    if rc == "0":
+        return None
+    swaks = open(os.path.join(sc, name + ".swaks"), errors="replace").read().splitlines()
+    return "FAIL %s %s rc=%s\n" % (name, what, rc) + "".join("    | %s\n" % l for l in swaks[-8:])
+
+
+def verdict(name, errs):
+    """The case's PASS line, or its FAIL line with the other errors below."""
+    if errs:
+        return "FAIL %s %s\n" % (name, errs[0]) + "".join("    | %s\n" % e for e in errs[1:])
+    return "PASS %s\n" % name
+
+
+def stamps_of(m):
+    """The unfolded X-Agari and Authentication-Results values of message M."""
+    xa = [unfold(v) for v in m.get_all("X-Agari-Authentication-Results") or []]
+    ar = [unfold(v) for v in m.get_all("Authentication-Results") or []]
+    return xa, ar
+
+
+def the_record(recs, name, run, errs):
+    """The one record of case NAME in this RUN, or None (with an error)."""
+    mine = [r for r in recs if r.get("subject") == "lab %s %s" % (name, run)]
+    if len(mine) != 1:
+        errs.append("%d sensor records, expected 1" % len(mine))
+        return None
+    return mine[0]
+
+
+def mailbox_errors(errs, m, c, authserv, foreign):
+    """The mailbox copy M of case C: the stamp and Authentication-Results
+    its kind expects."""
+    xa, ar = stamps_of(m)
+    spf = c.spf
+    if c.kind in ("plain", "forged", "ds-noar"):
+        if xa != [c.stamp]:
+            errs.append("mailbox X-Agari %r, expected exactly [%r]" % (xa, c.stamp))
+    if c.kind in ("plain", "forged"):
+        ours = [a for a in ar if a.startswith(authserv + ";")]
+        if len(ours) != 1 or ("spf=%s " % spf) not in ours[0] + " ":
+            errs.append("mailbox Authentication-Results %r, expected one of ours with spf=%s" % (ar, spf))
+    if c.kind == "trusted":
+        upstream = "%s; spf=pass smtp.mailfrom=%s smtp.helo=upstream.doc.test" % (authserv, c.sender)
+        if xa != [upstream] or ar:
+            errs.append("trusted relay: headers changed: X-Agari %r AR %r, expected only the upstream's %r"
+                        % (xa, ar, upstream))
+    if c.kind == "auth":
+        if xa or ar:
+            errs.append("authenticated: X-Agari %r / AR %r left, expected forged ones deleted and no stamp"
+                        % (xa, ar))
+    if c.kind == "ds-noar" and ar:
+        errs.append("downstream should have stripped AR, mailbox has %r" % ar)
+    if c.kind == "ds-noxagari":
+        if xa or not any(a.startswith(authserv + ";") and "spf=%s " % spf in a + " " for a in ar):
+            errs.append("downstream: X-Agari %r (expected none), AR %r (expected ours, spf=%s)" % (xa, ar, spf))
+    if c.kind == "ds-foreign":
+        if xa or not ar or not all(a.startswith(foreign + ";") for a in ar):
+            errs.append("downstream: X-Agari %r (expected none), AR %r (expected only %s)" % (xa, ar, foreign))
+
+
+def record_errors(errs, r, c, authserv, blackhole, foreign):
+    """The sensor's record R of case C: envelope, trusted source and
+    original client as its kind expects."""
+    auth = r.get("auth") or {}
+    orig = r.get("original") or {}
+    want(errs, "rcptto", r.get("rcptto"), [c.rcpt])
+    want(errs, "mailfrom (the copy's return path)", r.get("mailfrom"), blackhole)
+    want(errs, "sensor", r.get("_db"), "a")
+    spf_got = (auth.get("spf") or {}).get("result")
+    if c.kind in ("plain", "forged", "ds-noar"):
+        want(errs, "auth.source", auth.get("source"), "x-agari")
+    if c.kind == "ds-noxagari":
+        want(errs, "auth.source", auth.get("source"), "authentication-results")
+    if c.kind in ("plain", "forged", "ds-noar", "ds-noxagari"):
+        want(errs, "auth.authserv_id", auth.get("authserv_id"), authserv)
+        want(errs, "auth.spf.result", spf_got, c.spf)
+        want(errs, "auth.untrusted_ids", auth.get("untrusted_ids"), [])
+        want(errs, "original.mailfrom", orig.get("mailfrom"), c.mailfrom)
+        want(errs, "original.helo", orig.get("helo"), c.helo)
+        want(errs, "original.client_ip", orig.get("client_ip"), c.ip)
+    if c.kind == "trusted":
+        want(errs, "auth.source", auth.get("source"), "x-agari")
+        want(errs, "auth.spf.result", spf_got, "pass")
+        want(errs, "original.helo", orig.get("helo"), "upstream.doc.test")
+    if c.kind == "auth":
+        want(errs, "auth.source", auth.get("source"), "none")
+    if c.kind == "ds-foreign":
+        want(errs, "auth.source", auth.get("source"), "none")
+        want(errs, "auth.untrusted_ids", auth.get("untrusted_ids"), [foreign])
+        want(errs, "auth.spf", auth.get("spf"), None)
+
+
+def no_bounces(sc, pf):
+    """The no-bounces line: the queues drained, no bounce or expiry logged."""
+    qerr = os.path.join(sc, "queue.err")
+    bad = maillog_problems(pf)
+    if os.path.exists(qerr) or bad:
+        return ("FAIL no-bounces %s\n" % ("queue not empty" if os.path.exists(qerr) else "bounce/expiry in maillog")
+                + "".join("    | %s\n" % l for l in bad[:10]))
+    return "PASS no-bounces\n"
+
+
 def cases(sc, run, pf, ds, authserv, blackhole, foreign):
+    """Every case of cases.txt (mailbox copy and record), the DKIM cases,
+    and no bounces: the lines go to SCDIR/check.out."""
     recs = records(sc)
     out = []
     for entry in open(os.path.join(sc, "cases.txt")).read().split("\n"):
         if not entry.strip():
             continue
         name, ip, port, helo, sender, rcpt, spf, kind = entry.split("|")
-        errs = []
-        rc = open(os.path.join(sc, name + ".rc")).read().strip()
-        if rc != "0":
-            swaks = open(os.path.join(sc, name + ".swaks"), errors="replace").read().splitlines()
-            out.append("FAIL %s swaks rc=%s\n" % (name, rc) + "".join("    | %s\n" % l for l in swaks[-8:]))
+        failed = send_failure(sc, name, "swaks")
+        if failed:
+            out.append(failed)
             continue
         mailfrom = "postmaster@" + helo if sender == "<>" else sender
-        stamp = "%s; spf=%s smtp.mailfrom=%s smtp.helo=%s" % (authserv, spf, mailfrom, helo)
+        c = types.SimpleNamespace(name=name, ip=ip, helo=helo, sender=sender, rcpt=rcpt, spf=spf, kind=kind,
+                                  mailfrom=mailfrom,
+                                  stamp="%s; spf=%s smtp.mailfrom=%s smtp.helo=%s" % (authserv, spf, mailfrom, helo))
+        errs = []
         dom = rcpt.split("@")[1]
         base = pf if dom == "inbox.test" else ds
         boxes = mailbox_copies(os.path.join(base, "mail", dom, rcpt.split("@")[0]), name)
         if len(boxes) != 1:
             errs.append("%d mailbox copies in %s/mail/%s, expected 1" % (len(boxes), base, dom))
         else:
-            m = boxes[0]
-            xa = [unfold(v) for v in m.get_all("X-Agari-Authentication-Results") or []]
-            ar = [unfold(v) for v in m.get_all("Authentication-Results") or []]
-            if kind in ("plain", "forged", "ds-noar"):
-                if xa != [stamp]:
-                    errs.append("mailbox X-Agari %r, expected exactly [%r]" % (xa, stamp))
-            if kind in ("plain", "forged"):
-                ours = [a for a in ar if a.startswith(authserv + ";")]
-                if len(ours) != 1 or ("spf=%s " % spf) not in ours[0] + " ":
-                    errs.append("mailbox Authentication-Results %r, expected one of ours with spf=%s" % (ar, spf))
-            if kind == "trusted":
-                upstream = "%s; spf=pass smtp.mailfrom=%s smtp.helo=upstream.doc.test" % (authserv, sender)
-                if xa != [upstream] or ar:
-                    errs.append("trusted relay: headers changed: X-Agari %r AR %r, expected only the upstream's %r"
-                                % (xa, ar, upstream))
-            if kind == "auth":
-                if xa or ar:
-                    errs.append("authenticated: X-Agari %r / AR %r left, expected forged ones deleted and no stamp"
-                                % (xa, ar))
-            if kind == "ds-noar" and ar:
-                errs.append("downstream should have stripped AR, mailbox has %r" % ar)
-            if kind == "ds-noxagari":
-                if xa or not any(a.startswith(authserv + ";") and "spf=%s " % spf in a + " " for a in ar):
-                    errs.append("downstream: X-Agari %r (expected none), AR %r (expected ours, spf=%s)" % (xa, ar, spf))
-            if kind == "ds-foreign":
-                if xa or not ar or not all(a.startswith(foreign + ";") for a in ar):
-                    errs.append("downstream: X-Agari %r (expected none), AR %r (expected only %s)" % (xa, ar, foreign))
-        mine = [r for r in recs if r.get("subject") == "lab %s %s" % (name, run)]
-        if len(mine) != 1:
-            errs.append("%d sensor records, expected 1" % len(mine))
-        else:
-            r = mine[0]
-            auth = r.get("auth") or {}
-            orig = r.get("original") or {}
-
-            def want(label, got, exp):
-                if got != exp:
-                    errs.append("%s = %r, expected %r" % (label, got, exp))
-
-            want("rcptto", r.get("rcptto"), [rcpt])
-            want("mailfrom (the copy's return path)", r.get("mailfrom"), blackhole)
-            want("sensor", r.get("_db"), "a")
-            spf_got = (auth.get("spf") or {}).get("result")
-            if kind in ("plain", "forged", "ds-noar"):
-                want("auth.source", auth.get("source"), "x-agari")
-            if kind == "ds-noxagari":
-                want("auth.source", auth.get("source"), "authentication-results")
-            if kind in ("plain", "forged", "ds-noar", "ds-noxagari"):
-                want("auth.authserv_id", auth.get("authserv_id"), authserv)
-                want("auth.spf.result", spf_got, spf)
-                want("auth.untrusted_ids", auth.get("untrusted_ids"), [])
-                want("original.mailfrom", orig.get("mailfrom"), mailfrom)
-                want("original.helo", orig.get("helo"), helo)
-                want("original.client_ip", orig.get("client_ip"), ip)
-            if kind == "trusted":
-                want("auth.source", auth.get("source"), "x-agari")
-                want("auth.spf.result", spf_got, "pass")
-                want("original.helo", orig.get("helo"), "upstream.doc.test")
-            if kind == "auth":
-                want("auth.source", auth.get("source"), "none")
-            if kind == "ds-foreign":
-                want("auth.source", auth.get("source"), "none")
-                want("auth.untrusted_ids", auth.get("untrusted_ids"), [foreign])
-                want("auth.spf", auth.get("spf"), None)
+            mailbox_errors(errs, boxes[0], c, authserv, foreign)
+        r = the_record(recs, name, run, errs)
+        if r is not None:
+            record_errors(errs, r, c, authserv, blackhole, foreign)
             if errs:
                 errs.append("record: " + json.dumps(r, sort_keys=True)[:1500])
-        if errs:
-            out.append("FAIL %s %s\n" % (name, errs[0]) + "".join("    | %s\n" % e for e in errs[1:]))
-        else:
-            out.append("PASS %s\n" % name)
+        out.append(verdict(name, errs))
     out.extend(dkim_cases(sc, run, pf, authserv, blackhole, recs))
-    qerr = os.path.join(sc, "queue.err")
-    bad = maillog_problems(pf)
-    if os.path.exists(qerr) or bad:
-        out.append("FAIL no-bounces %s\n" % ("queue not empty" if os.path.exists(qerr) else "bounce/expiry in maillog")
-                   + "".join("    | %s\n" % l for l in bad[:10]))
-    else:
-        out.append("PASS no-bounces\n")
+    out.append(no_bounces(sc, pf))
     open(os.path.join(sc, "check.out"), "w").write("".join(out))
 
 
@@ -182,6 +229,61 @@ def dkim_stamp_re(authserv, per_identity, spf, mailfrom, helo, dkim, signer, sig
                     signer, DKIM_SELECTOR, ident, pvalue(bpfx), dmarc, hfrom_dom, ip, ip)) + "$")
 
 
+def method(errs, label, mi, result, props, source):
+    """One method's entry MI of a record: result, source, and PROPS among
+    its properties."""
+    mi = mi or {}
+    want(errs, label + ".result", mi.get("result"), result)
+    want(errs, label + ".source", mi.get("source"), source)
+    have = [tuple(p) for p in mi.get("props") or []]
+    for p in props:
+        if p not in have:
+            errs.append("%s.props %r lack %r" % (label, have, p))
+
+
+def dkim_mailbox_errors(errs, m, c, authserv):
+    """The mailbox copy of DKIM case C: the all-methods stamp (port 2525) or
+    the spf-only one, and our Authentication-Results with every method."""
+    xa, ar = stamps_of(m)
+    if c.allm:
+        if len(xa) != 1 or not re.match(c.full(False), xa[0]):
+            errs.append("mailbox X-Agari %r, expected exactly one matching %r" % (xa, c.full(False)))
+    elif xa != [c.spf_only]:
+        errs.append("mailbox X-Agari %r, expected exactly [%r]" % (xa, c.spf_only))
+    ours = [a for a in ar if a.startswith(authserv + ";")]
+    if len(ours) != 1 or not re.match(c.full(True), ours[0]):
+        errs.append("mailbox Authentication-Results %r, expected one of ours matching %r" % (ar, c.full(True)))
+
+
+def dkim_record_errors(errs, r, c, authserv, blackhole):
+    """The record of DKIM case C: spf from the stamp; dkim, dmarc and arc
+    from the stamp (port 2525) or from our Authentication-Results."""
+    auth = r.get("auth") or {}
+    orig = r.get("original") or {}
+    xsrc = "x-agari"
+    msrc = "x-agari" if c.allm else "authentication-results"
+    want(errs, "rcptto", r.get("rcptto"), ["user@inbox.test"])
+    want(errs, "mailfrom (the copy's return path)", r.get("mailfrom"), blackhole)
+    want(errs, "sensor", r.get("_db"), "a")
+    want(errs, "auth.source", auth.get("source"), "x-agari")
+    want(errs, "auth.authserv_id", auth.get("authserv_id"), authserv)
+    want(errs, "auth.untrusted_ids", auth.get("untrusted_ids"), [])
+    want(errs, "auth.conflicts", auth.get("conflicts"), [])
+    method(errs, "auth.spf", auth.get("spf"), c.spf, [("smtp.mailfrom", c.sender), ("smtp.helo", c.helo)], xsrc)
+    dk = auth.get("dkim") or []
+    if len(dk) != 1:
+        errs.append("auth.dkim has %d results, expected 1" % len(dk))
+    else:
+        method(errs, "auth.dkim[0]", dk[0], c.dkim,
+               [("header.d", c.signer), ("header.s", DKIM_SELECTOR), ("header.b", c.bpfx)]
+               + ([("header.i", c.sig_i)] if c.sig_i else []), msrc)
+    method(errs, "auth.dmarc", auth.get("dmarc"), c.dmarc, [("header.from", c.hdom), ("policy.dmarc", "reject")], msrc)
+    method(errs, "auth.arc", auth.get("arc"), "none", [("smtp.remote-ip", c.ip)], msrc)
+    want(errs, "original.mailfrom", orig.get("mailfrom"), c.sender)
+    want(errs, "original.helo", orig.get("helo"), c.helo)
+    want(errs, "original.client_ip", orig.get("client_ip"), c.ip)
+
+
 def dkim_cases(sc, run, pf, authserv, blackhole, recs):
     """Issue #5: signed messages. Port 25 (the lab's milter): X-Agari is the
     guide's spf-only stamp and dkim/dmarc/arc are in our Authentication-Results,
@@ -195,82 +297,32 @@ def dkim_cases(sc, run, pf, authserv, blackhole, recs):
         if not entry.strip():
             continue
         name, ip, port, helo, sender, hfrom, signer, alter, spf, dkim, dmarc = entry.split("|")
-        hdom = hfrom.split("@")[1]
-        allm = port == ALL_METHODS_PORT
-        errs = []
-        rc = open(os.path.join(sc, name + ".rc")).read().strip()
-        if rc != "0":
-            swaks = open(os.path.join(sc, name + ".swaks"), errors="replace").read().splitlines()
-            out.append("FAIL %s send rc=%s\n" % (name, rc) + "".join("    | %s\n" % l for l in swaks[-8:]))
+        failed = send_failure(sc, name, "send")
+        if failed:
+            out.append(failed)
             continue
         sig_i, bpfx = sent_signature(os.path.join(sc, name + ".eml"))
-        full = lambda per_identity: dkim_stamp_re(authserv, per_identity, spf, sender, helo, dkim, signer,
-                                                  sig_i, bpfx, dmarc, hdom, ip)
-        spf_only = "%s; spf=%s smtp.mailfrom=%s smtp.helo=%s" % (authserv, spf, sender, helo)
+        hdom = hfrom.split("@")[1]
+
+        def full(per_identity):
+            return dkim_stamp_re(authserv, per_identity, spf, sender, helo, dkim, signer,
+                                 sig_i, bpfx, dmarc, hdom, ip)
+
+        c = types.SimpleNamespace(ip=ip, helo=helo, sender=sender, hdom=hdom, signer=signer, spf=spf, dkim=dkim,
+                                  dmarc=dmarc, sig_i=sig_i, bpfx=bpfx, allm=port == ALL_METHODS_PORT, full=full,
+                                  spf_only="%s; spf=%s smtp.mailfrom=%s smtp.helo=%s" % (authserv, spf, sender, helo))
+        errs = []
         boxes = mailbox_copies(os.path.join(pf, "mail", "inbox.test", "user"), name)
         if len(boxes) != 1:
             errs.append("%d mailbox copies in %s/mail/inbox.test, expected 1" % (len(boxes), pf))
         else:
-            m = boxes[0]
-            xa = [unfold(v) for v in m.get_all("X-Agari-Authentication-Results") or []]
-            ar = [unfold(v) for v in m.get_all("Authentication-Results") or []]
-            if allm:
-                if len(xa) != 1 or not re.match(full(False), xa[0]):
-                    errs.append("mailbox X-Agari %r, expected exactly one matching %r" % (xa, full(False)))
-            elif xa != [spf_only]:
-                errs.append("mailbox X-Agari %r, expected exactly [%r]" % (xa, spf_only))
-            ours = [a for a in ar if a.startswith(authserv + ";")]
-            if len(ours) != 1 or not re.match(full(True), ours[0]):
-                errs.append("mailbox Authentication-Results %r, expected one of ours matching %r" % (ar, full(True)))
-        mine = [r for r in recs if r.get("subject") == "lab %s %s" % (name, run)]
-        if len(mine) != 1:
-            errs.append("%d sensor records, expected 1" % len(mine))
-        else:
-            r = mine[0]
-            auth = r.get("auth") or {}
-            orig = r.get("original") or {}
-
-            def want(label, got, exp):
-                if got != exp:
-                    errs.append("%s = %r, expected %r" % (label, got, exp))
-
-            def method(label, mi, result, props, source):
-                mi = mi or {}
-                want(label + ".result", mi.get("result"), result)
-                want(label + ".source", mi.get("source"), source)
-                have = [tuple(p) for p in mi.get("props") or []]
-                for p in props:
-                    if p not in have:
-                        errs.append("%s.props %r lack %r" % (label, have, p))
-
-            xsrc = "x-agari"
-            msrc = "x-agari" if allm else "authentication-results"
-            want("rcptto", r.get("rcptto"), ["user@inbox.test"])
-            want("mailfrom (the copy's return path)", r.get("mailfrom"), blackhole)
-            want("sensor", r.get("_db"), "a")
-            want("auth.source", auth.get("source"), "x-agari")
-            want("auth.authserv_id", auth.get("authserv_id"), authserv)
-            want("auth.untrusted_ids", auth.get("untrusted_ids"), [])
-            want("auth.conflicts", auth.get("conflicts"), [])
-            method("auth.spf", auth.get("spf"), spf, [("smtp.mailfrom", sender), ("smtp.helo", helo)], xsrc)
-            dk = auth.get("dkim") or []
-            if len(dk) != 1:
-                errs.append("auth.dkim has %d results, expected 1" % len(dk))
-            else:
-                method("auth.dkim[0]", dk[0], dkim,
-                       [("header.d", signer), ("header.s", DKIM_SELECTOR), ("header.b", bpfx)]
-                       + ([("header.i", sig_i)] if sig_i else []), msrc)
-            method("auth.dmarc", auth.get("dmarc"), dmarc, [("header.from", hdom), ("policy.dmarc", "reject")], msrc)
-            method("auth.arc", auth.get("arc"), "none", [("smtp.remote-ip", ip)], msrc)
-            want("original.mailfrom", orig.get("mailfrom"), sender)
-            want("original.helo", orig.get("helo"), helo)
-            want("original.client_ip", orig.get("client_ip"), ip)
+            dkim_mailbox_errors(errs, boxes[0], c, authserv)
+        r = the_record(recs, name, run, errs)
+        if r is not None:
+            dkim_record_errors(errs, r, c, authserv, blackhole)
             if errs:
                 errs.append("record: " + json.dumps(r, sort_keys=True)[:1500])
-        if errs:
-            out.append("FAIL %s %s\n" % (name, errs[0]) + "".join("    | %s\n" % e for e in errs[1:]))
-        else:
-            out.append("PASS %s\n" % name)
+        out.append(verdict(name, errs))
     return out
 
 
