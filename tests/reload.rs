@@ -22,7 +22,7 @@ use authsense::config::Config;
 use authsense::milter::{self, listen::MilterListener, listen::SocketSpec, Live, Shared};
 use authsense::reload::{Reloader, Targets};
 use common::dns::FakeDns;
-use common::{rcpt_data, spf_zone};
+use common::{rcpt_data, spf_zone, tempdir::TempDir};
 use indymilter_test::{Actions, EomAction, EomActions, ProtoOpts, Status, TestConnection};
 use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -32,12 +32,15 @@ const XA: &str = "X-Agari-Authentication-Results";
 /// applies "flags" (as the command line would) on top.
 pub struct ConfigFile {
     pub path: PathBuf,
+    /// The file's directory, removed with the ConfigFile.
+    _dir: TempDir,
 }
 
 impl ConfigFile {
     pub fn new(tag: &str, text: &str) -> ConfigFile {
-        let path = common::sensor::tempdir(tag).join("authsense.toml");
-        let f = ConfigFile { path };
+        let dir = TempDir::new(tag);
+        let path = dir.join("authsense.toml");
+        let f = ConfigFile { path, _dir: dir };
         f.write(text);
         f
     }

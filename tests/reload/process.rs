@@ -3,7 +3,7 @@
 //! settings that need a restart are named in `--help`.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -58,7 +58,7 @@ impl Drop for Guard {
 
 #[test]
 fn sighup_reloads_the_milter_and_refuses_a_bad_file() {
-    let dir: PathBuf = super::common::sensor::tempdir("reload-process");
+    let dir = super::common::tempdir::TempDir::new("reload-process");
     let file = super::ConfigFile::new("reload-process-conf", "[milter]\nmethods = [\"spf\"]\n");
     let port = free_port();
     let log_path = dir.join("milter.log");
@@ -142,7 +142,7 @@ fn greeting(port: u16) -> String {
 
 #[test]
 fn sighup_reloads_milter_and_sensor_of_run() {
-    let dir: PathBuf = super::common::sensor::tempdir("reload-run");
+    let dir = super::common::tempdir::TempDir::new("reload-run");
     let file = super::ConfigFile::new("reload-run-conf", "[sensor]\nallow = [\"127.0.0.2/32\"]\n");
     let (milter, smtp, web) = (free_port(), free_port(), free_port());
     let log_path = dir.join("run.log");

@@ -192,7 +192,7 @@ async fn starttls(
 
 #[tokio::test]
 async fn sensor_renewed_certificate_is_used_by_new_sessions() {
-    let dir = super::common::sensor::tempdir("reload-tls");
+    let dir = super::common::tempdir::TempDir::new("reload-tls");
     let one = write_cert(&dir);
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let text = format!(
