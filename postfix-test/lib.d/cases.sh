@@ -35,6 +35,14 @@ print_logs() {
     printf '%s\n' "---- end of logs ----"
 }
 
+# check_case NAME WHY COMMAND...: PASS NAME if COMMAND succeeds, else FAIL
+# NAME WHY.
+check_case() {
+    local name=$1 why=$2
+    shift 2
+    if "$@"; then pass_case "$name"; else fail_case "$name" "$why"; fi
+}
+
 # lab_report_setup_failure WHY: lab_die's report with LAB_REPORT set.
 lab_report_setup_failure() {
     printf 'FAIL setup %s\n' "$1"
