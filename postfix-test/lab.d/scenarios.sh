@@ -22,7 +22,7 @@ LAB_CASES=(
     "null-sender|$CLI4|25|mail.doc.test|<>|user@inbox.test|pass|plain"
     "ipv6-pass|$CLI6|25|mail.doc.test|user@pass.doc.test|user@inbox.test|pass|plain"
     "forged-xagari|$CLI4|25|mail.doc.test|user@fail.doc.test|user@inbox.test|fail|forged"
-    "trusted-relay|$RELAY4|25|relay.corp.test|user@fail.doc.test|user@inbox.test|-|trusted"
+    "trusted-relay|$RELAY4|$RELAY_PORT|relay.corp.test|user@fail.doc.test|user@inbox.test|-|trusted"
     "authenticated|$CLI4|587|mail.doc.test|alice@inbox.test|user@inbox.test|-|auth"
     "downstream-ar-stripped|$CLI4|25|mail.doc.test|user@softfail.doc.test|user@corp1.test|softfail|ds-noar"
     "downstream-xagari-missing|$CLI4|25|mail.doc.test|user@fail.doc.test|user@corp2.test|fail|ds-noxagari"
