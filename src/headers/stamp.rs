@@ -50,7 +50,10 @@ pub enum Kind {
 
 /// The kind of header `name` is, if it is one of the contract's.
 pub fn kind(name: &str) -> Option<Kind> {
-    let name = name.trim();
+    // As Postfix counts header names for a milter's delete by index: the
+    // label, then space, tab or the colon (cleanup_milter.c). Nothing may
+    // come before the label (a leading CR is another name).
+    let name = name.trim_end_matches([' ', '\t']);
     [
         (X_AGARI, Kind::XAgari),
         (AUTH_RESULTS, Kind::AuthResults),
@@ -182,7 +185,9 @@ mod tests {
     fn line_length_counts_the_name_on_the_first_line() {
         assert_eq!(longest_line("Subject", " hi"), 11);
         assert_eq!(longest_line("A", " x\r\n\tlonger line"), 12);
-        assert_eq!(kind(" authentication-results "), Some(Kind::AuthResults));
+        assert_eq!(kind("authentication-results \t"), Some(Kind::AuthResults));
+        assert_eq!(kind(" authentication-results"), None);
+        assert_eq!(kind("\rAuthentication-Results"), None);
         assert_eq!(kind("Received"), None);
     }
 }
